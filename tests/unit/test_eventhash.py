@@ -1,0 +1,231 @@
+"""EPCIS Event Hash ID (CBV 2.0): public vector EH-1, own vectors, canonicalisation rules."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from reemploi.domain.eventhash import (
+    BIZ_STEPS,
+    BIZ_TRANSACTION_TYPES,
+    DISPOSITIONS,
+    SOURCE_DESTINATION_TYPES,
+    canonical_number,
+    canonical_time,
+    event_hash,
+    event_prehash,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+PUBLIC_VECTORS = SHARED / "vectors" / "public_vectors.json"
+SCHEMA = SHARED / "standards" / "EPCIS-JSON-Schema.json"
+OWN_VECTORS = json.loads((ROOT / "tests" / "vectors" / "eventhash.json").read_text("utf-8"))
+
+
+def _shared_json(path: Path) -> Any:
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the shared standards/vectors folder must be at ../shared")
+    return json.loads(path.read_text("utf-8"))
+
+
+def _eh1() -> dict[str, Any]:
+    vectors = _shared_json(PUBLIC_VECTORS)["vectors"]
+    return next(v for v in vectors if v["id"] == "EH-1")
+
+
+def test_public_vector_eh1_prehash_matches_byte_for_byte() -> None:
+    vector = _eh1()
+    event = vector["input_document"]["epcisBody"]["eventList"][0]
+    assert event_prehash(event) == vector["expected_prehash"]
+
+
+def test_public_vector_eh1_hash_matches() -> None:
+    vector = _eh1()
+    event = vector["input_document"]["epcisBody"]["eventList"][0]
+    assert event_hash(event) == vector["expected_hash"]
+
+
+@pytest.mark.parametrize("vector", OWN_VECTORS["vectors"], ids=lambda v: v["id"])
+def test_own_vectors(vector: dict[str, Any]) -> None:
+    assert event_prehash(vector["event"], vector["namespaces"]) == vector["expected_prehash"]
+    assert event_hash(vector["event"], vector["namespaces"]) == vector["expected_hash"]
+    digest = hashlib.sha256(vector["expected_prehash"].encode()).hexdigest()
+    assert vector["expected_hash"] == f"ni:///sha-256;{digest}?ver=CBV2.0"
+
+
+def test_eventid_recordtime_errordeclaration_and_context_do_not_change_the_hash() -> None:
+    event = _eh1()["input_document"]["epcisBody"]["eventList"][0]
+    noisy = copy.deepcopy(event)
+    noisy.update(
+        {
+            "eventID": "urn:uuid:1b0e3c7a-0000-4000-8000-000000000000",
+            "recordTime": "2030-01-01T00:00:00Z",
+            "errorDeclaration": {"declarationTime": "2030-01-01T00:00:00Z"},
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        }
+    )
+    assert event_hash(noisy) == event_hash(event)
+
+
+def test_equivalent_serialisations_hash_the_same() -> None:
+    event = _eh1()["input_document"]["epcisBody"]["eventList"][0]
+    other = {
+        "bizTransactionList": [
+            {
+                "bizTransaction": "http://transaction.acme.com/po/12345678",
+                "type": "urn:epcglobal:cbv:btt:po",
+            }
+        ],
+        "readPoint": {"id": "https://id.example.org/414/0614141073467/254/1234"},
+        "epcList": [
+            "https://id.gs1.org/01/10614141073464/21/2018",
+            "urn:epc:id:sgtin:0614141.107346.2017",
+        ],
+        "disposition": "https://ref.gs1.org/cbv/Disp-in_transit",
+        "bizStep": "urn:epcglobal:cbv:bizstep:shipping",
+        "action": "OBSERVE",
+        "eventTimeZoneOffset": "-06:00",
+        "eventTime": "2022-02-17T02:33:31.116Z",
+        "type": "ObjectEvent",
+    }
+    assert event_hash(other) == event_hash(event)
+
+
+def test_a_changed_field_changes_the_hash() -> None:
+    event = _eh1()["input_document"]["epcisBody"]["eventList"][0]
+    changed = copy.deepcopy(event)
+    changed["disposition"] = "in_progress"
+    assert event_hash(changed) != event_hash(event)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2022-02-16T20:33:31.116000-06:00", "2022-02-17T02:33:31.116Z"),
+        ("2020-03-04T11:00:30+01:00", "2020-03-04T10:00:30.000Z"),
+        ("2020-03-04T11:00:30.0+01:00", "2020-03-04T10:00:30.000Z"),
+        ("2020-03-04T10:00:30.000", "2020-03-04T10:00:30.000Z"),
+        ("2024-12-31T23:59:59.9996Z", "2025-01-01T00:00:00.000Z"),
+        ("2024-03-31T03:00:00.1234+02:00", "2024-03-31T01:00:00.123Z"),
+        ("not a time", "not a time"),
+    ],
+)
+def test_times_go_to_utc_with_three_fraction_digits(text: str, expected: str) -> None:
+    assert canonical_time(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("10", "10"), ("10.0", "10"), ("+200.50", "200.5"), ("0.000", "0"), ("1e3", "1000")],
+)
+def test_numbers_lose_trailing_zeros(text: str, expected: str) -> None:
+    assert canonical_number(text) == expected
+
+
+def test_quantities_as_json_numbers_are_written_without_trailing_zeros() -> None:
+    event = {
+        "type": "ObjectEvent",
+        "quantityList": [{"epcClass": "urn:epc:idpat:sgtin:4012345.098765.*", "quantity": 10.0}],
+    }
+    assert event_prehash(event).endswith("quantity=10")
+
+
+def test_sensor_element_list_is_ordered_and_canonical() -> None:
+    event = {
+        "type": "ObjectEvent",
+        "sensorElementList": [
+            {
+                "sensorReport": [
+                    {"value": 26.0, "uom": "CEL", "type": "Temperature"},
+                    {"uom": "A93", "type": "RelativeHumidity", "value": 12.10},
+                ],
+                "sensorMetadata": {"time": "2019-04-02T14:05:00.000+01:00"},
+            }
+        ],
+    }
+    assert event_prehash(event) == (
+        "eventType=ObjectEvent"
+        "sensorElementListsensorElementsensorMetadatatime=2019-04-02T13:05:00.000Z"
+        "sensorReporttype=https://gs1.org/voc/RelativeHumidityvalue=12.1uom=A93"
+        "sensorReporttype=https://gs1.org/voc/Temperaturevalue=26uom=CEL"
+    )
+
+
+def test_ilmd_then_user_extensions_come_last_sorted_with_namespaces_expanded() -> None:
+    event = {
+        "type": "ObjectEvent",
+        "example:zeta": "z",
+        "example:alpha": {"example:inner": "2.0"},
+        "ilmd": {"example:lot": "L1"},
+        "persistentDisposition": {"unset": ["completeness_inferred"], "set": ["damaged"]},
+    }
+    namespaces = {"example": "http://ns.example.com/epcis/"}
+    assert event_prehash(event, namespaces) == (
+        "eventType=ObjectEvent"
+        "persistentDispositionset=https://ref.gs1.org/cbv/Disp-damaged"
+        "unset=https://ref.gs1.org/cbv/Disp-completeness_inferred"
+        "ilmd{http://ns.example.com/epcis/}lot=L1"
+        "{http://ns.example.com/epcis/}alpha{http://ns.example.com/epcis/}inner=2"
+        "{http://ns.example.com/epcis/}zeta=z"
+    )
+
+
+def test_transformation_and_association_fields_are_in_canonical_order() -> None:
+    event = {
+        "type": "TransformationEvent",
+        "transformationID": "urn:epc:id:gdti:0614141.12345.400",
+        "outputEPCList": ["urn:epc:id:giai:4012345.OUT1"],
+        "inputEPCList": ["urn:epc:id:giai:4012345.IN1"],
+        "bizStep": "disassembling",
+        "eventTimeZoneOffset": "+01:00",
+        "eventTime": "2024-01-15T09:00:00+01:00",
+    }
+    assert event_prehash(event) == (
+        "eventType=TransformationEventeventTime=2024-01-15T08:00:00.000Z"
+        "eventTimeZoneOffset=+01:00"
+        "inputEPCListepc=https://id.gs1.org/8004/4012345IN1"
+        "outputEPCListepc=https://id.gs1.org/8004/4012345OUT1"
+        "transformationID=urn:epc:id:gdti:0614141.12345.400"
+        "bizStep=https://ref.gs1.org/cbv/BizStep-disassembling"
+    )
+
+
+def test_an_event_without_type_is_refused() -> None:
+    with pytest.raises(ValueError, match="type"):
+        event_prehash({"eventTime": "2024-01-01T00:00:00Z"})
+
+
+@pytest.mark.parametrize(
+    ("words", "definition"),
+    [
+        (BIZ_STEPS, "bizStep"),
+        (DISPOSITIONS, "disposition"),
+        (BIZ_TRANSACTION_TYPES, "bizTransaction-type"),
+        (SOURCE_DESTINATION_TYPES, "source-dest-type"),
+    ],
+)
+def test_cbv_word_lists_match_the_official_schema(words: frozenset[str], definition: str) -> None:
+    schema = _shared_json(SCHEMA)
+    enum = next(a["enum"] for a in schema["definitions"][definition]["anyOf"] if "enum" in a)
+    assert words == frozenset(enum)
+
+
+@given(st.permutations(["urn:epc:id:giai:4012345.A1", "urn:epc:id:giai:4012345.B2", "x:y"]))
+def test_list_order_never_changes_the_hash(epcs: list[str]) -> None:
+    base = {"type": "ObjectEvent", "action": "OBSERVE", "epcList": sorted(epcs)}
+    assert event_hash({**base, "epcList": epcs}) == event_hash(base)
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=8), max_size=5))
+def test_extension_key_order_never_changes_the_hash(fields: dict[str, str]) -> None:
+    extensions = {f"example:{k}": v for k, v in fields.items()}
+    reversed_order = dict(reversed(list(extensions.items())))
+    event = {"type": "ObjectEvent", "action": "ADD"}
+    assert event_hash({**event, **extensions}) == event_hash({**event, **reversed_order})
