@@ -1,0 +1,262 @@
+"""Start, watch and stop one service process by its PID.
+
+Shared by the Mosquitto, PostgreSQL and InfluxDB launchers: a free port on 127.0.0.1,
+a private temp folder (owned by the service's system user when we run as root), the
+process started in its own session with its output in a log file, and a stop that
+signals the PID, waits, then kills the whole process group.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+INSTALL_HINT = (
+    "lancez `make test` ou `sudo scripts/install-test-services.sh` / "
+    "run `make test` or `sudo scripts/install-test-services.sh`"
+)
+LOG_TAIL_LINES = 40
+LOOPBACK = "127.0.0.1"
+
+
+class ServiceError(RuntimeError):
+    """A test service could not be provided."""
+
+
+class ServiceNotInstalledError(ServiceError):
+    """The service's program is not installed on this machine."""
+
+
+class ServiceStartError(ServiceError):
+    """The service was launched but did not become ready; the message has its log tail."""
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """Return a TCP port that is free on ``host`` right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def port_accepts(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def find_program(name: str, *extra_globs: str) -> str:
+    """Absolute path of ``name`` (PATH first, then the globs); fail with the install hint."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for pattern in extra_globs:
+        matches = sorted(Path("/").glob(pattern.lstrip("/")))
+        if matches:
+            return str(matches[-1])
+    raise ServiceNotInstalledError(f"`{name}` introuvable / not found: {INSTALL_HINT}")
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def system_user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def make_service_folder(prefix: str, owner: str | None = None) -> Path:
+    """A fresh private folder under the system temp dir, chowned to ``owner`` as root."""
+    folder = Path(tempfile.mkdtemp(prefix=f"reemploi-{prefix}-"))
+    if owner is not None and running_as_root():
+        chown_tree(folder, owner)
+    return folder
+
+
+def chown_tree(folder: Path, owner: str) -> None:
+    """``chown -R owner:`` — services that drop privileges must read their own files."""
+    entry = pwd.getpwnam(owner)
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+def log_tail(log_path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError as exc:
+        return f"(no log: {exc})"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def run_checked(
+    argv: Sequence[str],
+    *,
+    log_path: Path,
+    user: str | None = None,
+    timeout: float = 120,
+    secret_args: int = 0,
+) -> None:
+    """Run a set-up command to completion, appending its output to ``log_path``.
+
+    The last ``secret_args`` arguments (passwords) are not written to the log.
+    """
+    shown = list(argv[: len(argv) - secret_args]) + ["***"] * secret_args
+    uid, gid, groups = _identity(user)
+    with log_path.open("ab") as log:
+        log.write(f"$ {' '.join(shown)}\n".encode())
+        log.flush()
+        try:
+            completed = subprocess.run(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+                user=uid,
+                group=gid,
+                extra_groups=groups,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ServiceStartError(
+                f"{argv[0]} did not finish in {timeout} s; log tail:\n{log_tail(log_path)}"
+            ) from exc
+    if completed.returncode != 0:
+        raise ServiceStartError(
+            f"{argv[0]} exited with {completed.returncode}; "
+            f"log {log_path}, tail:\n{log_tail(log_path)}"
+        )
+
+
+def _identity(user: str | None) -> tuple[int | None, int | None, list[int] | None]:
+    """(uid, gid, extra groups) for Popen to run the child as ``user``; only as root."""
+    if user is None or not running_as_root():
+        return None, None, None
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid, []
+
+
+_live: weakref.WeakSet[ServiceProcess] = weakref.WeakSet()
+
+
+class ServiceProcess:
+    """One long-running service process, started in its own session, stopped by PID."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        log_path: Path,
+        user: str | None = None,
+        stop_signal: signal.Signals = signal.SIGTERM,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log_path = log_path
+        self.user = user
+        self.stop_signal = stop_signal
+        self.env = env
+        self._popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._popen.pid if self._popen is not None else None
+
+    def is_running(self) -> bool:
+        return self._popen is not None and self._popen.poll() is None
+
+    def start(self, ready: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Launch, then poll ``ready()`` until it is true, the process dies, or time runs out."""
+        if self.is_running():
+            raise ServiceError(f"{self.name} is already running (pid {self.pid})")
+        uid, gid, groups = _identity(self.user)
+        with self.log_path.open("ab") as log:
+            log.write(f"$ {' '.join(self.argv)}\n".encode())
+            log.flush()
+            self._popen = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=self.env,
+                user=uid,
+                group=gid,
+                extra_groups=groups,
+            )
+        _live.add(self)
+        deadline = time.monotonic() + timeout
+        while True:
+            code = self._popen.poll()
+            if code is not None:
+                raise ServiceStartError(
+                    f"{self.name} exited with {code} during start-up; "
+                    f"log {self.log_path}, tail:\n{log_tail(self.log_path)}"
+                )
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServiceStartError(
+                    f"{self.name} not ready after {timeout} s; "
+                    f"log {self.log_path}, tail:\n{log_tail(self.log_path)}"
+                )
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Send the stop signal to the PID, wait, then SIGKILL the process group."""
+        popen = self._popen
+        if popen is None:
+            return
+        if popen.poll() is None:
+            try:
+                popen.send_signal(self.stop_signal)
+                popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # Kill whatever is left in the session (the service and any child it forked).
+        try:
+            os.killpg(popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            popen.kill()
+        popen.wait(timeout=timeout)
+        _live.discard(self)
+
+
+def pid_is_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in {"Z", "X"}
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Never leave a service behind when the interpreter exits (Ctrl-C, crash)."""
+    for process in list(_live):
+        with contextlib.suppress(Exception):  # best effort at exit
+            process.stop(timeout=5)
