@@ -1,0 +1,1 @@
+"""Generator of the Réemploi reader board (KiCad 9 schematic and PCB)."""
