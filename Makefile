@@ -24,10 +24,10 @@ services:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/lint-imports
+	PYTHONPATH=core:server:gateway:provisioning $(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy
+	PYTHONPATH=core:server:gateway:provisioning $(VENV)/bin/mypy
 
 ## make test: install what the tests need, then run every check and every test
 test: $(STAMP) services lint typecheck

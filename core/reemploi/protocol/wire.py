@@ -205,11 +205,13 @@ def _is_int(value: Any) -> bool:
 
 
 def _int(obj: dict[str, Any], key: str, low: int, high: int, nullable: bool = False) -> Any:
-    value = obj.get(key)
+    value: Any = obj.get(key)
     if value is None and nullable:
         return None
     if not _is_int(value) or value < low or value > high:
-        raise MalformedMessage("bad_field", key + " must be an integer in " + str(low) + ".." + str(high))
+        raise MalformedMessage(
+            "bad_field", key + " must be an integer in " + str(low) + ".." + str(high)
+        )
     return value
 
 
@@ -218,7 +220,9 @@ def _text(obj: dict[str, Any], key: str, max_len: int, nullable: bool = False) -
     if value is None and nullable:
         return None
     if not isinstance(value, str) or not value or len(value) > max_len:
-        raise MalformedMessage("bad_field", key + " must be text of 1.." + str(max_len) + " characters")
+        raise MalformedMessage(
+            "bad_field", key + " must be text of 1.." + str(max_len) + " characters"
+        )
     return value
 
 
@@ -244,16 +248,24 @@ def check_tag_data(kind: str, data: Any) -> None:
         raise MalformedMessage("bad_field", "data must be non-empty text")
     if kind == KIND_NFC_UID:
         if len(data) not in (8, 14, 20) or not _is_hex(data):
-            raise MalformedMessage("bad_field", "nfc_uid must be 4, 7 or 10 bytes in upper-case hex")
+            raise MalformedMessage(
+                "bad_field", "nfc_uid must be 4, 7 or 10 bytes in upper-case hex"
+            )
     elif kind == KIND_BLE_IBEACON:
         if len(data) != 46 or not _is_hex(data) or data[:4] != "0215":
-            raise MalformedMessage("bad_field", "ble_ibeacon must be the 23-byte 0215… frame in hex")
+            raise MalformedMessage(
+                "bad_field", "ble_ibeacon must be the 23-byte 0215… frame in hex"
+            )
     elif kind == KIND_BLE_EDDYSTONE:
         if len(data) % 2 or not 4 <= len(data) <= 40 or not _is_hex(data):
-            raise MalformedMessage("bad_field", "ble_eddystone must be 2-20 bytes in upper-case hex")
+            raise MalformedMessage(
+                "bad_field", "ble_eddystone must be 2-20 bytes in upper-case hex"
+            )
     elif kind in (KIND_NDEF_URI, KIND_SUN_URL):
         if len(data) > 2048 or not (data.startswith("https://") or data.startswith("http://")):
-            raise MalformedMessage("bad_field", kind + " must be an http(s) URI of at most 2048 characters")
+            raise MalformedMessage(
+                "bad_field", kind + " must be an http(s) URI of at most 2048 characters"
+            )
     elif len(data) > 2048:
         raise MalformedMessage("bad_field", "qr text longer than 2048 characters")
 
@@ -366,7 +378,11 @@ class Status:
         return isinstance(other, Status) and self.fields() == other.fields()
 
     def fields(self) -> list[tuple[str, Any]]:
-        pairs: list[tuple[str, Any]] = [("v", VERSION), ("device", self.device), ("state", self.state)]
+        pairs: list[tuple[str, Any]] = [
+            ("v", VERSION),
+            ("device", self.device),
+            ("state", self.state),
+        ]
         if self.state == STATE_OFFLINE:
             return pairs
         return pairs + [

@@ -1,0 +1,1 @@
+"""The zero-install demo: in-process broker, SQLite, server and simulated readers."""

@@ -1,0 +1,189 @@
+"""``make demo`` / ``reemploi-demo``: the whole chain on one machine, nothing to install.
+
+An in-process MQTT broker (amqtt) — or Mosquitto when ``--mqtt-url`` is given —, SQLite
+in ``var/demo``, the server, and simulated readers at Grenoble-area sites tapping tagged
+equipment. Prints the URL of the French live page; Ctrl-C stops everything cleanly; a
+second run keeps the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from sqlalchemy import func, select
+
+from reemploi.protocol import wire
+
+from ..api.app import build_state, create_app
+from ..db.tables import organisations
+from ..ingest.mqtt import BrokerAddress
+from ..registry import add_device, add_organisation, add_site
+from ..settings import ServerSettings
+from .flows import Storyline
+from .readers import SequenceStore, SimulatedReader
+from .territory import DEVICES, ORGANISATIONS, SITES
+
+log = logging.getLogger("reemploi.demo")
+
+RESULT_FR = {"accepted": "acceptée", "rejected": "refusée", "unknown_tag": "étiquette inconnue"}
+
+
+def port_or_free(preferred: int) -> int:
+    for candidate in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError("aucun port libre")
+
+
+def seed(state: Any) -> bool:
+    """Load the territory when the database is empty; True when it did."""
+    with state.engine.begin() as conn:
+        if conn.execute(select(func.count()).select_from(organisations)).scalar_one():
+            return False
+        for org in ORGANISATIONS:
+            add_organisation(conn, org)
+        for site in SITES:
+            add_site(conn, site)
+        for device in DEVICES:
+            add_device(conn, device)
+    return True
+
+
+async def start_amqtt(port: int) -> Any:
+    from amqtt.broker import Broker
+
+    broker = Broker(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+    )
+    await broker.start()
+    return broker
+
+
+async def run(args: argparse.Namespace) -> int:
+    data = Path(args.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    broker = None
+    if args.mqtt_url:
+        mqtt_url = args.mqtt_url
+    else:
+        mqtt_port = port_or_free(args.mqtt_port)
+        broker = await start_amqtt(mqtt_port)
+        mqtt_url = f"mqtt://127.0.0.1:{mqtt_port}"
+    settings = ServerSettings(
+        database_url=f"sqlite:///{data / 'reemploi.db'}",
+        mqtt_url=mqtt_url,
+        mqtt_client_id="reemploi-server-demo",
+    )
+    state = build_state(settings)
+    fresh = seed(state)
+    story = Storyline(state.engine, seed=args.seed)
+    if fresh:
+        story.declare(24)
+    http_port = port_or_free(args.port)
+    app = create_app(state)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=http_port, log_level="warning", access_log=False)
+    )
+    address = BrokerAddress.from_url(mqtt_url)
+    sequences = SequenceStore(data / "readers.json")
+
+    def on_ack(device: str, ack: wire.Ack) -> None:
+        if args.verbose:
+            print(f"  {device} : lecture n° {ack.seq} {RESULT_FR[ack.result]}", flush=True)
+
+    readers = {d.id: SimulatedReader(d.id, d.site_id, address, sequences, on_ack) for d in DEVICES}
+
+    async def storyline() -> None:
+        await asyncio.sleep(1.0)
+        tick = 0
+        while not server.should_exit:
+            tick += 1
+            if tick % 12 == 0:
+                await asyncio.to_thread(story.declare, story.rng.randint(1, 4))
+            tap = await asyncio.to_thread(story.next_tap)
+            if tap is not None:
+                readers[tap.device].tap(wire.KIND_NDEF_URI, tap.uri)
+            await asyncio.sleep(args.interval)
+
+    async def stop_after(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        server.should_exit = True
+
+    for reader in readers.values():
+        reader.start()
+    print(
+        "\nRéemploi — démonstration en cours\n"
+        f"  Page en direct : http://127.0.0.1:{http_port}/\n"
+        f"  API (OpenAPI)  : http://127.0.0.1:{http_port}/docs\n"
+        f"  Broker MQTT    : {mqtt_url}{' (amqtt intégré)' if broker else ''}\n"
+        f"  Données        : {data.resolve()} ({'nouvelles' if fresh else 'reprises'})\n"
+        "  Ctrl-C pour arrêter.\n",
+        flush=True,
+    )
+    tasks = [asyncio.create_task(storyline())]
+    if args.duration:
+        tasks.append(asyncio.create_task(stop_after(args.duration)))
+    try:
+        await server.serve()
+    finally:
+        for task in tasks:
+            task.cancel()
+
+        # Blocking MQTT calls run in threads: the in-process broker shares this loop.
+        def stop_reader(reader: SimulatedReader) -> None:
+            with contextlib.suppress(Exception):
+                reader.stop()
+
+        await asyncio.gather(*(asyncio.to_thread(stop_reader, r) for r in readers.values()))
+        if state.ingest is not None:
+            await asyncio.to_thread(state.ingest.wait_idle, 5)
+            await asyncio.to_thread(state.ingest.stop)
+        if broker is not None:
+            await broker.shutdown()
+        with state.engine.connect() as conn:
+            from ..queries import ingest_stats
+
+            stats = ingest_stats(conn)
+        state.engine.dispose()
+        print(f"Arrêt propre. Registre : {stats['ledger_events']} événements.", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="reemploi-demo", description=__doc__)
+    parser.add_argument("--data-dir", default="var/demo", help="dossier des données (SQLite)")
+    parser.add_argument("--port", type=int, default=8000, help="port HTTP souhaité")
+    parser.add_argument("--mqtt-port", type=int, default=1883, help="port du broker intégré")
+    parser.add_argument("--mqtt-url", default=None, help="utiliser ce broker (ex. Mosquitto)")
+    parser.add_argument("--interval", type=float, default=0.5, help="secondes entre deux lectures")
+    parser.add_argument("--duration", type=float, default=0, help="s'arrêter après N secondes")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("amqtt").setLevel(logging.ERROR)
+    try:
+        return asyncio.run(run(args))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""MQTT ingest: decode, deduplicate, resolve, apply the site's rule, record, acknowledge."""

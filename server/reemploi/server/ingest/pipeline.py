@@ -1,0 +1,444 @@
+"""Ingest of one batch of MQTT messages in one transaction.
+
+Bytes in, acks out: every message of the batch is decoded, deduplicated by idempotency
+key, resolved to an asset, turned into a custody step by the site's rule, and written
+(sighting, chained event, asset projection, dead letters, counters) in a single
+transaction. Acks are returned to the caller, who publishes them only after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, tuple_, update
+
+from reemploi.domain.custody import AssetState, Holder, IllegalTransition, Step, custody_event
+from reemploi.domain.custody import next_state as custody_next_state
+from reemploi.protocol import wire
+
+from .. import ledger
+from ..db.tables import assets, dead_letters, devices, sightings
+from ..registry import Registry
+from .counters import bump
+from .resolve import TagResolver
+from .rules import event_time, tap_step
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An ack to publish after the commit."""
+
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """What the web page's live feed shows for one recorded custody event."""
+
+    position: int
+    time: str
+    asset_id: int
+    epc: str
+    category: str
+    step: str
+    state: str
+    site_from: str | None
+    site_to: str
+
+
+@dataclass
+class BatchResult:
+    acks: list[Outgoing] = field(default_factory=list)
+    live: list[LiveEvent] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class _AssetView:
+    id: int
+    epc: str
+    category: str
+    state: AssetState
+    holder_org: str
+    holder_site: str
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    clock_tolerance_s: int = 300
+    clock_max_age_s: int = 7 * 24 * 3600
+
+
+def _guess_ack_fields(payload: bytes) -> tuple[int, str]:
+    """Best effort ``(seq, key)`` from a payload we could not decode, to refuse it."""
+    try:
+        obj = json.loads(payload[: wire.MAX_MESSAGE_BYTES])
+        seq = obj.get("seq") if isinstance(obj, dict) else None
+        key = obj.get("key") if isinstance(obj, dict) else None
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return 0, "0" * 32
+    seq = seq if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0 else 0
+    key = key if isinstance(key, str) and len(key) == 32 else "0" * 32
+    return min(seq, wire.MAX_SEQ), key
+
+
+class IngestPipeline:
+    def __init__(self, engine: Engine, registry: Registry, options: IngestOptions) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.options = options
+        self.resolver = TagResolver()
+
+    # ------------------------------------------------------------------ entry point
+
+    def process(self, batch: Sequence[Incoming]) -> BatchResult:
+        result = _Batch(self, batch)
+        with self.engine.begin() as conn:
+            result.run(conn)
+        return result.out
+
+
+class _Batch:
+    """The work of one transaction; private to :class:`IngestPipeline`."""
+
+    def __init__(self, pipeline: IngestPipeline, batch: Sequence[Incoming]) -> None:
+        self.p = pipeline
+        self.batch = batch
+        self.out = BatchResult()
+        self.sighting_rows: list[dict[str, Any]] = []
+        self.dead_rows: list[dict[str, Any]] = []
+        self.events: list[ledger.NewEvent] = []
+        self.event_sighting: list[int] = []  # index into sighting_rows per event
+        self.status_rows: dict[str, dict[str, Any]] = {}
+        self.asset_views: dict[int, _AssetView] = {}
+        self.touched: set[int] = set()
+
+    # ------------------------------------------------------------------ helpers
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.out.counts[name] += n
+
+    def dead(self, msg: Incoming, reason: str, detail: str, device: str | None) -> None:
+        self.dead_rows.append(
+            {
+                "received_at": msg.received_at,
+                "topic": msg.topic[:300],
+                "payload": bytes(msg.payload),
+                "reason": reason,
+                "detail": detail[:300],
+                "device_id": device,
+            }
+        )
+        self.count("dead_letter")
+        self.count("dead_letter:" + reason)
+
+    def ack(self, site: str, device: str, ack: wire.Ack) -> None:
+        self.out.acks.append(Outgoing(wire.topic(site, device, "ack"), wire.encode_ack(ack)))
+
+    # ------------------------------------------------------------------ the batch
+
+    def run(self, conn: Connection) -> None:
+        registry = self.p.registry
+        scans: list[tuple[Incoming, str, wire.Scan]] = []
+        for msg in self.batch:
+            self.count("messages")
+            try:
+                site, device_id, kind = wire.parse_topic(msg.topic)
+            except wire.MalformedMessage as exc:
+                self.dead(msg, exc.reason, exc.detail, None)
+                continue
+            device = registry.device(conn, device_id)
+            if device is None or device.revoked:
+                self.dead(msg, "unknown_device", f"appareil inconnu ou révoqué : {device_id}", None)
+                continue
+            if device.site_id != site:
+                self.dead(
+                    msg, "site_mismatch", f"{device_id} est rattaché à {device.site_id}", device_id
+                )
+                if kind == "scan":
+                    seq, key = _guess_ack_fields(msg.payload)
+                    self.ack(
+                        site, device_id, wire.Ack(seq, key, wire.RESULT_REJECTED, "site_mismatch")
+                    )
+                continue
+            if kind == "status":
+                self.status(msg, device_id)
+                continue
+            if kind != "scan":
+                self.dead(msg, "bad_topic", "le serveur ne traite que scan et status", device_id)
+                continue
+            try:
+                scan = wire.decode_scan(msg.payload)
+            except wire.MalformedMessage as exc:
+                self.dead(msg, exc.reason, exc.detail, device_id)
+                seq, key = _guess_ack_fields(msg.payload)
+                self.ack(site, device_id, wire.Ack(seq, key, wire.RESULT_REJECTED, exc.reason))
+                continue
+            if scan.device != device_id:
+                self.dead(
+                    msg, "device_mismatch", f"sujet {device_id}, message {scan.device}", device_id
+                )
+                self.ack(
+                    site,
+                    device_id,
+                    wire.Ack(scan.seq, scan.key, wire.RESULT_REJECTED, "device_mismatch"),
+                )
+                continue
+            scans.append((msg, site, scan))
+        if scans:
+            self.scans(conn, scans)
+        self.write(conn)
+
+    def status(self, msg: Incoming, device_id: str) -> None:
+        try:
+            status = wire.decode_status(msg.payload)
+        except wire.MalformedMessage as exc:
+            self.dead(msg, exc.reason, exc.detail, device_id)
+            return
+        if status.device != device_id:
+            self.dead(
+                msg, "device_mismatch", f"sujet {device_id}, message {status.device}", device_id
+            )
+            return
+        self.count("status")
+        self.status_rows[device_id] = {
+            "online": status.state == wire.STATE_ONLINE,
+            "last_seen": msg.received_at,
+            "status": dict(status.fields()),
+        }
+
+    # ------------------------------------------------------------------ scans
+
+    def scans(self, conn: Connection, scans: list[tuple[Incoming, str, wire.Scan]]) -> None:
+        keys = {scan.key for _, _, scan in scans}
+        pairs = {(scan.device, scan.seq) for _, _, scan in scans}
+        seen_keys: dict[str, tuple[str, str | None]] = {}
+        for row in conn.execute(
+            select(sightings.c.key, sightings.c.result, sightings.c.reason).where(
+                sightings.c.key.in_(keys)
+            )
+        ):
+            seen_keys[row.key] = (row.result, row.reason)
+        taken_pairs: set[tuple[str, int]] = set()
+        for pair in conn.execute(
+            select(sightings.c.device_id, sightings.c.seq).where(
+                tuple_(sightings.c.device_id, sightings.c.seq).in_(list(pairs))
+            )
+        ):
+            taken_pairs.add((pair.device_id, int(pair.seq)))
+        for msg, site, scan in scans:
+            previous = seen_keys.get(scan.key)
+            if previous is not None:
+                self.count("duplicate")
+                self.ack(
+                    site, scan.device, wire.Ack(scan.seq, scan.key, previous[0], previous[1], True)
+                )
+                continue
+            if (scan.device, scan.seq) in taken_pairs:
+                self.dead(
+                    msg,
+                    "replayed_seq",
+                    f"numéro {scan.seq} déjà utilisé par {scan.device}",
+                    scan.device,
+                )
+                self.ack(
+                    site,
+                    scan.device,
+                    wire.Ack(scan.seq, scan.key, wire.RESULT_REJECTED, "replayed_seq"),
+                )
+                continue
+            result, reason = self.one_scan(conn, msg, site, scan)
+            seen_keys[scan.key] = (result, reason)
+            taken_pairs.add((scan.device, scan.seq))
+            self.ack(site, scan.device, wire.Ack(scan.seq, scan.key, result, reason))
+
+    def asset_view(self, conn: Connection, asset_id: int) -> _AssetView:
+        view = self.asset_views.get(asset_id)
+        if view is None:
+            row = conn.execute(
+                select(
+                    assets.c.id,
+                    assets.c.epc,
+                    assets.c.category,
+                    assets.c.state,
+                    assets.c.holder_org_id,
+                    assets.c.holder_site_id,
+                ).where(assets.c.id == asset_id)
+            ).one()
+            view = _AssetView(
+                row.id,
+                row.epc,
+                row.category,
+                AssetState(row.state),
+                row.holder_org_id,
+                row.holder_site_id,
+            )
+            self.asset_views[asset_id] = view
+        return view
+
+    def one_scan(
+        self, conn: Connection, msg: Incoming, site_id: str, scan: wire.Scan
+    ) -> tuple[str, str | None]:
+        registry = self.p.registry
+        opts = self.p.options
+        when, anomaly = event_time(
+            scan.clock, msg.received_at, opts.clock_tolerance_s, opts.clock_max_age_s
+        )
+        if anomaly:
+            self.count(anomaly)
+        row: dict[str, Any] = {
+            "key": scan.key,
+            "device_id": scan.device,
+            "seq": scan.seq,
+            "site_id": site_id,
+            "kind": scan.kind,
+            "data": scan.data,
+            "rssi": scan.rssi,
+            "device_clock": scan.clock,
+            "received_at": msg.received_at,
+            "asset_id": None,
+            "result": wire.RESULT_ACCEPTED,
+            "reason": None,
+            "event_position": None,
+            "anomaly": anomaly,
+        }
+        self.sighting_rows.append(row)
+        resolved = self.p.resolver.resolve(conn, scan.kind, scan.data)
+        if resolved.asset_id is None:
+            row["result"], row["reason"] = wire.RESULT_UNKNOWN_TAG, resolved.reason
+            self.count("unknown_tag")
+            return row["result"], row["reason"]
+        row["asset_id"] = resolved.asset_id
+        device = registry.device(conn, scan.device)
+        site = registry.site(conn, site_id)
+        assert device is not None and site is not None
+        step = tap_step(site.kind, device.role, device.tap_step)
+        if step is None:
+            self.count("accepted")
+            return wire.RESULT_ACCEPTED, None
+        view = self.asset_view(conn, resolved.asset_id)
+        try:
+            new_state = custody_next_state(view.state, step)
+        except IllegalTransition:
+            if view.holder_site == site_id and _already_done(view.state, step):
+                row["reason"] = "already_recorded"
+                self.count("accepted")
+                return wire.RESULT_ACCEPTED, "already_recorded"
+            row["result"], row["reason"] = wire.RESULT_REJECTED, "illegal_transition"
+            self.count("rejected:illegal_transition")
+            return row["result"], row["reason"]
+        org = registry.organisation(conn, site.organisation_id)
+        assert org is not None
+        holder_from_site = registry.site(conn, view.holder_site)
+        holder_from_org = registry.organisation(conn, view.holder_org)
+        assert holder_from_site is not None and holder_from_org is not None
+        event_id = "urn:uuid:" + str(uuid.uuid4())
+        document = custody_event(
+            step,
+            epcs=[view.epc],
+            when=when,
+            holder_from=Holder(holder_from_org.pgln, holder_from_site.gln),
+            holder_to=Holder(org.pgln, site.gln),
+            read_point=site.gln,
+            event_id=event_id,
+        )
+        self.events.append(
+            ledger.NewEvent(
+                document=document,
+                event_time=when,
+                recorded_at=msg.received_at,
+                asset_id=view.id,
+                step=step.value,
+                state_from=view.state.value,
+                state_to=new_state.value,
+                site_from=view.holder_site,
+                site_to=site_id,
+            )
+        )
+        self.event_sighting.append(len(self.sighting_rows) - 1)
+        view.state = new_state
+        view.holder_site = site_id
+        view.holder_org = site.organisation_id
+        self.touched.add(view.id)
+        self.count("accepted")
+        self.count("event:" + step.value)
+        return wire.RESULT_ACCEPTED, None
+
+    # ------------------------------------------------------------------ write
+
+    def write(self, conn: Connection) -> None:
+        now = datetime.now(UTC)
+        positions = ledger.append(conn, self.events)
+        for index, position in zip(self.event_sighting, positions, strict=True):
+            self.sighting_rows[index]["event_position"] = position
+        if self.sighting_rows:
+            conn.execute(insert(sightings), self.sighting_rows)
+        if self.dead_rows:
+            conn.execute(insert(dead_letters), self.dead_rows)
+        if self.touched:
+            conn.execute(
+                update(assets)
+                .where(assets.c.id == _bind("b_id"))
+                .values(
+                    state=_bind("b_state"),
+                    holder_site_id=_bind("b_site"),
+                    holder_org_id=_bind("b_org"),
+                    updated_at=now,
+                ),
+                [
+                    {
+                        "b_id": v.id,
+                        "b_state": v.state.value,
+                        "b_site": v.holder_site,
+                        "b_org": v.holder_org,
+                    }
+                    for v in (self.asset_views[i] for i in sorted(self.touched))
+                ],
+            )
+        for device_id, values in self.status_rows.items():
+            conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
+        bump(conn, self.out.counts)
+        for new, position in zip(self.events, positions, strict=True):
+            view = self.asset_views[new.asset_id] if new.asset_id is not None else None
+            if view is None:
+                continue
+            self.out.live.append(
+                LiveEvent(
+                    position=position,
+                    time=new.event_time.isoformat(),
+                    asset_id=view.id,
+                    epc=view.epc,
+                    category=view.category,
+                    step=new.step,
+                    state=new.state_to,
+                    site_from=new.site_from,
+                    site_to=new.site_to,
+                )
+            )
+
+
+def _bind(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name)
+
+
+def _already_done(state: AssetState, step: Step) -> bool:
+    """A repeated tap: the asset is already in the state this step leads to."""
+    from reemploi.domain.custody import TRANSITIONS
+
+    return any(s is step and t.to_state is state for (_, s), t in TRANSITIONS.items())

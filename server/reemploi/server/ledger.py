@@ -1,0 +1,133 @@
+"""The custody ledger in SQL: append hash-chained EPCIS events, read them, verify them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from reemploi.domain.chain import (
+    GENESIS,
+    ChainEntry,
+    ChainProblem,
+    canonical_document,
+    entry_hash,
+    verify_chain,
+)
+from reemploi.domain.eventhash import event_hash
+
+from .db.tables import custody_events, ledger_head
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """A custody event ready to be chained (document is the EPCIS event dict)."""
+
+    document: dict[str, Any]
+    event_time: datetime
+    recorded_at: datetime
+    asset_id: int | None
+    step: str
+    state_from: str | None
+    state_to: str
+    site_from: str | None
+    site_to: str
+
+
+def append(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
+    """Chain and insert ``events`` inside the caller's transaction; return their positions.
+
+    The head row is locked (``FOR UPDATE`` on PostgreSQL) so that concurrent writers
+    serialise on the chain.
+    """
+    if not events:
+        return []
+    head = conn.execute(
+        select(ledger_head.c.count, ledger_head.c.last_hash)
+        .where(ledger_head.c.id == 1)
+        .with_for_update()
+    ).first()
+    if head is None:
+        conn.execute(insert(ledger_head).values(id=1, count=0, last_hash=GENESIS))
+        count, prev = 0, GENESIS
+    else:
+        count, prev = int(head[0]), str(head[1])
+    rows: list[dict[str, Any]] = []
+    positions: list[int] = []
+    for new in events:
+        count += 1
+        doc = dict(new.document)
+        doc.setdefault("recordTime", _iso(new.recorded_at))
+        text = canonical_document(doc)
+        ehash = event_hash(doc)
+        link = entry_hash(prev, count, ehash, text)
+        rows.append(
+            {
+                "position": count,
+                "event_id": doc["eventID"],
+                "event_hash": ehash,
+                "event_time": new.event_time,
+                "recorded_at": new.recorded_at,
+                "asset_id": new.asset_id,
+                "step": new.step,
+                "state_from": new.state_from,
+                "state_to": new.state_to,
+                "site_from": new.site_from,
+                "site_to": new.site_to,
+                "document": text,
+                "prev_hash": prev,
+                "entry_hash": link,
+            }
+        )
+        positions.append(count)
+        prev = link
+    conn.execute(insert(custody_events), rows)
+    conn.execute(
+        update(ledger_head).where(ledger_head.c.id == 1).values(count=count, last_hash=prev)
+    )
+    return positions
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _entries(conn: Connection, batch: int = 5000) -> Iterator[ChainEntry]:
+    last = 0
+    cols = custody_events.c
+    while True:
+        rows = conn.execute(
+            select(
+                cols.position,
+                cols.event_id,
+                cols.event_hash,
+                cols.document,
+                cols.prev_hash,
+                cols.entry_hash,
+            )
+            .where(cols.position > last)
+            .order_by(cols.position)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield ChainEntry(
+                int(row.position),
+                str(row.event_id),
+                str(row.event_hash),
+                str(row.document),
+                str(row.prev_hash),
+                str(row.entry_hash),
+            )
+        last = int(rows[-1].position)
+
+
+def verify(conn: Connection) -> list[ChainProblem]:
+    """Re-check the whole chain; an empty list means the ledger is intact."""
+    head = conn.execute(select(ledger_head.c.count, ledger_head.c.last_hash)).first()
+    count, last = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+    return verify_chain(_entries(conn), count, last, event_hash)

@@ -1,0 +1,42 @@
+"""One settings object for the server: defaults in code, site values from the environment
+(``REEMPLOI_*``) or a ``.env`` file, secrets never defaulted."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REEMPLOI_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/reemploi.db",
+        description="SQLAlchemy URL: sqlite:///path (WAL) or postgresql+psycopg://…",
+    )
+    sqlite_synchronous: str = Field(default="FULL", description="FULL keeps every acked scan")
+    mqtt_url: str = Field(default="mqtt://127.0.0.1:1883", description="central broker")
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_ca_file: str | None = None
+    mqtt_client_id: str = "reemploi-server"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    clock_tolerance_s: int = Field(default=300, description="device clock ahead of ours")
+    clock_max_age_s: int = Field(default=7 * 24 * 3600, description="oldest plausible tap")
+    ingest_batch_max: int = 2000
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _sync_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError("sqlite_synchronous doit valoir OFF, NORMAL, FULL ou EXTRA")
+        return level
+
+    @field_validator("mqtt_password")
+    @classmethod
+    def _no_default_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value() in {"", "changeme", "password", "admin"}:
+            raise ValueError("mot de passe MQTT vide ou par défaut refusé")
+        return value
