@@ -1,0 +1,437 @@
+"""The bridge: two paho-mqtt 2.x clients (local readers, central platform) and one loop.
+
+paho's network threads only put events on a queue; one thread (:meth:`Bridge.run`) owns
+the outbox, its SQLite file and every decision, so the pure pieces (outbox, dedup, lots)
+never see a lock. The path of a scan:
+
+1. the local broker delivers it (QoS 1, persistent session, *manual* ack);
+2. it is classified (:mod:`intake`) and written to the outbox in a group commit;
+3. only then is it acknowledged to the local broker;
+4. it is published to the central broker (QoS 1, MQTT 5) in outbox order, within the
+   in-flight window; its message id is tracked until the PUBACK;
+5. a PUBACK deletes it from disk; a failure reason code holds it and raises an alarm.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from reemploi.protocol.gateway_msgs import (
+    KIND_HEALTH,
+    KIND_LOT,
+    KIND_SIGHTING,
+    LotMovement,
+    Position,
+    encode_health,
+    encode_lot_movement,
+    encode_sighting,
+    gateway_topic,
+)
+from reemploi.protocol.wire import Status, encode_status, offline_status, topic
+
+from . import health as health_mod
+from .dedup import SightingMerger
+from .intake import EVIDENCE, FORWARD, STATUS, classify
+from .lots import LotDecision, LotRules, LotTracker
+from .outbox import Outbox
+from .outbox_store import NewMessage, OutboxStore, StoreError, StoreFull, entry_size
+from .settings import GatewaySettings
+
+FIRMWARE = "gateway-0.1"
+HELD_RETRY_S = 60.0
+BATCH = 2000
+
+
+def make_central_client(s: GatewaySettings) -> mqtt.Client:
+    """The central-side client: MQTT 5, the gateway's identity, TLS, offline last will."""
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.gateway_id, protocol=mqtt.MQTTv5)
+    if s.central_password is not None:
+        c.username_pw_set(s.central_username, s.central_password.get_secret_value())
+    else:
+        c.username_pw_set(s.central_username)
+    if s.central_tls:
+        c.tls_set(
+            ca_certs=str(s.central_cafile) if s.central_cafile else None,
+            certfile=str(s.central_certfile) if s.central_certfile else None,
+            keyfile=str(s.central_keyfile) if s.central_keyfile else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+    status_topic = topic(s.site, s.gateway_id, "status")
+    c.will_set(status_topic, offline_status(s.gateway_id), qos=1, retain=True)
+    return c
+
+
+class Bridge:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.s = settings
+        self.clock = clock
+        self.monotonic = monotonic
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = OutboxStore(settings.outbox_path, settings.synchronous)
+        self.outbox = Outbox(max_bytes=settings.outbox_max_bytes, window=settings.window)
+        entries, held = self.store.load()
+        self.outbox.restore(entries, held)
+        self.merger = SightingMerger(settings.gateway_id, settings.dedup_window_s)
+        self.lots = LotTracker(
+            LotRules(
+                settings.lot_enter_rssi,
+                settings.lot_exit_rssi,
+                settings.lot_arrive_dwell_s,
+                settings.lot_depart_after_s,
+            )
+        )
+        self.position: Position | None = None
+        self.extra = health_mod.Extra()
+        self.events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self.stopping = threading.Event()
+        self.started = clock()
+        self._pending_status: dict[str, tuple[str, bytes]] = {}
+        self._last_health = 0.0
+        self._held_since: float | None = None
+        self.local = self._local_client()
+        self.central = self._central_client()
+
+    # ------------------------------------------------------------ clients
+
+    def _local_client(self) -> mqtt.Client:
+        c = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"{self.s.gateway_id}-bridge",
+            clean_session=False,  # the local broker keeps what we have not acked
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        if self.s.local_username:
+            pw = self.s.local_password.get_secret_value() if self.s.local_password else None
+            c.username_pw_set(self.s.local_username, pw)
+        c.max_inflight_messages_set(100)
+        c.reconnect_delay_set(1, 5)
+        c.on_connect = self._local_connected
+        c.on_disconnect = lambda *a: self.events.put(("local_link", False))
+        c.on_message = lambda _c, _u, m: self.events.put(("in", m.mid, m.topic, m.payload))
+        return c
+
+    def _central_client(self) -> mqtt.Client:
+        s = self.s
+        c = make_central_client(s)
+        c.max_inflight_messages_set(s.window)
+        c.max_queued_messages_set(0)
+        c.reconnect_delay_set(1, 10)
+        c.on_connect = self._central_connected
+        c.on_disconnect = lambda *a: self.events.put(("link", False, None))
+        c.on_publish = lambda _c, _u, mid, rc, _p: self.events.put(("puback", mid, rc.is_failure))
+        c.on_message = lambda _c, _u, m: self.events.put(("down", m.topic, m.payload))
+        return c
+
+    def _local_connected(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            self.events.put(("local_link", False))
+            return
+        site = self.s.site
+        client.subscribe([(f"reemploi/v1/{site}/+/scan", 1), (f"reemploi/v1/{site}/+/status", 1)])
+        self.events.put(("local_link", True))
+
+    def _central_connected(
+        self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, props: Properties | None
+    ) -> None:
+        if rc.is_failure:
+            self.events.put(("link", False, str(rc)))
+            return
+        receive_max = getattr(props, "ReceiveMaximum", None) if props is not None else None
+        site = self.s.site
+        client.subscribe([(f"reemploi/v1/{site}/+/ack", 1), (f"reemploi/v1/{site}/+/cmd", 1)])
+        self.events.put(("link", True, receive_max))
+
+    def _status_topic(self) -> str:
+        return topic(self.s.site, self.s.gateway_id, "status")
+
+    # ------------------------------------------------------------ loop
+
+    def run(self) -> None:
+        """Connect both sides and forward until :attr:`stopping` is set."""
+        s = self.s
+        self._set_nodelay()
+        self.central.connect_async(s.central_host, s.central_port, keepalive=30)
+        self.local.connect_async(s.local_host, s.local_port, keepalive=30)
+        self.central.loop_start()
+        self.local.loop_start()
+        try:
+            while not self.stopping.is_set():
+                self.step(timeout=0.05)
+        finally:
+            self.shutdown()
+
+    def step(self, timeout: float = 0.05) -> None:
+        """Handle queued events, publish what the window allows, run the timers."""
+        events = self._drain(timeout)
+        inbound: list[tuple[int, str, bytes]] = []
+        delivered: list[int] = []
+        for event in events:
+            name = event[0]
+            if name == "in":
+                inbound.append((event[1], event[2], event[3]))
+            elif name == "puback":
+                delivered += self._on_puback(event[1], event[2])
+            else:
+                if inbound:  # keep the order between link events and messages
+                    self._take_in(inbound)
+                    inbound = []
+                self._on_event(event)
+        if inbound:
+            self._take_in(inbound)
+        if delivered:
+            self.store.delete_delivered(delivered)
+        self._pump()
+        self._timers()
+
+    def _drain(self, timeout: float) -> list[tuple[Any, ...]]:
+        try:
+            events = [self.events.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while len(events) < BATCH:
+            try:
+                events.append(self.events.get_nowait())
+            except queue.Empty:
+                break
+        return events
+
+    def _on_event(self, event: tuple[Any, ...]) -> None:
+        name = event[0]
+        now = self.clock()
+        if name == "link":
+            up, info = event[1], event[2]
+            self.outbox.link_changed(up, now)
+            if up:
+                self.extra.central_error = None
+                if isinstance(info, int) and info > 0:
+                    self.outbox.window = min(self.s.window, info)
+                for device_topic, payload in self._pending_status.values():
+                    self.central.publish(device_topic, payload, qos=1, retain=True)
+                self._pending_status.clear()
+                self._publish_health(now)
+            elif info:
+                self.extra.central_error = info
+        elif name == "local_link":
+            self.extra.local_link = event[1]
+        elif name == "down":
+            self.local.publish(event[1], event[2], qos=1)
+            self.extra.downlink += 1
+        elif name == "ble":
+            self._lot_decisions(self.lots.sighting(event[1], event[2], self.monotonic()))
+        elif name == "gps":
+            self.position = event[1]
+        elif name == "call":
+            event[1]()
+
+    # ------------------------------------------------------------ inbound
+
+    def _take_in(self, inbound: list[tuple[int, str, bytes]]) -> None:
+        now = self.clock()
+        to_store: list[NewMessage] = []
+        acks: list[int] = []
+        refused_mids: list[int] = []
+        scans = []
+        for mid, msg_topic, payload in inbound:
+            intake = classify(self.s.site, self.s.gateway_id, msg_topic, payload, now)
+            if intake.action == STATUS:
+                self._relay_status(msg_topic, payload)
+                acks.append(mid)
+                continue
+            assert intake.message is not None
+            if not self.outbox.fits(entry_size(intake.message.topic, intake.message.payload)):
+                self.outbox.counters.drops += 1
+                refused_mids.append(mid)  # left unacked on the local broker
+                continue
+            to_store.append(intake.message)
+            acks.append(mid)
+            if intake.action == EVIDENCE:
+                self.extra.evidence += 1
+            elif intake.action == FORWARD and intake.scan is not None:
+                scans.append(intake.scan)
+        self._store(to_store, now)
+        if self.extra.disk_full and to_store:
+            return  # not stored: leave them unacked on the local broker
+        for mid in acks:
+            self.local.ack(mid, 1)
+        for scan in scans:
+            self._sightings(self.merger.add(scan, now))
+
+    def _store(self, messages: list[NewMessage], now: float) -> None:
+        if not messages:
+            return
+        try:
+            entries = self.store.add_many(messages)
+        except StoreFull:
+            self.extra.disk_full += len(messages)
+            return
+        except StoreError as exc:
+            self.extra.central_error = self.extra.central_error or f"outbox: {exc}"
+            raise
+        self.extra.disk_full = 0
+        for entry in entries:
+            if entry is None:
+                self.outbox.duplicate_seen()
+            else:
+                self.outbox.accept(entry, now)
+
+    def _relay_status(self, device_topic: str, payload: bytes) -> None:
+        self.extra.status_relayed += 1
+        if self.outbox.link_up:
+            self.central.publish(device_topic, payload, qos=1, retain=True)
+        else:
+            self._pending_status[device_topic] = (device_topic, payload)
+
+    def _sightings(self, sightings: list[Any]) -> None:
+        merged = [s for s in sightings if len({w.device for w in s.witnesses}) > 1]
+        if not merged:
+            return
+        self.extra.merged_sightings += len(merged)
+        out = gateway_topic(self.s.site, self.s.gateway_id, KIND_SIGHTING)
+        now = self.clock()
+        self._store([NewMessage(s.key, out, encode_sighting(s), now) for s in merged], now)
+
+    def _lot_decisions(self, decisions: list[LotDecision]) -> None:
+        if not decisions:
+            return
+        now, mono = self.clock(), self.monotonic()
+        messages = []
+        for d in decisions:
+            move = LotMovement(
+                gateway=self.s.gateway_id,
+                seq=self.store.next_counter("lot_seq"),
+                event=d.event,
+                beacon=d.beacon,
+                mode=self.s.mode,
+                at=int((now - (mono - d.at)) * 1000),
+                first_seen=int((now - (mono - d.first_seen)) * 1000),
+                rssi=d.rssi_peak if d.rssi_peak > -127 else None,
+                sightings=d.sightings,
+                position=self.position,
+            )
+            out = gateway_topic(self.s.site, self.s.gateway_id, KIND_LOT)
+            messages.append(NewMessage(move.key, out, encode_lot_movement(move), now))
+        self.extra.lot_movements += len(messages)
+        self._store(messages, now)
+        self.extra.lots_present = tuple(self.lots.present())
+
+    # ------------------------------------------------------------ outbound
+
+    def _pump(self) -> None:
+        batch = self.outbox.next_batch(self.clock())
+        if not batch:
+            return
+        messages = self.store.messages([e.id for e in batch])
+        for entry in batch:
+            out_topic, payload = messages[entry.id]
+            info = self.central.publish(out_topic, payload, qos=1)
+            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                break  # paho refused to queue it (should not happen with no queue limit)
+            self.outbox.sent(entry.id, info.mid)
+
+    def _on_puback(self, mid: int, failed: bool) -> list[int]:
+        if mid not in self.outbox.inflight_mids():
+            return []  # a status, health or downlink publish
+        if failed:
+            entry = self.outbox.refused(mid)
+            self.store.hold([entry.id])
+            self._held_since = self._held_since or self.monotonic()
+            return []
+        return [self.outbox.acked(mid).id]
+
+    # ------------------------------------------------------------ timers and health
+
+    def _timers(self) -> None:
+        mono = self.monotonic()
+        self._lot_decisions(self.lots.tick(mono))
+        self._sightings(self.merger.close_due(self.clock()))
+        if self._held_since is not None and mono - self._held_since >= HELD_RETRY_S:
+            self.outbox.retry_held()
+            self.store.release_held()
+            self._held_since = None
+        if mono - self._last_health >= self.s.health_interval_s:
+            self._publish_health(self.clock())
+
+    def health(self, now: float | None = None) -> dict[str, Any]:
+        return health_mod.snapshot(
+            site=self.s.site,
+            gateway=self.s.gateway_id,
+            mode=self.s.mode,
+            outbox=self.outbox,
+            extra=self.extra,
+            quarantine=self.store.quarantined,
+            now=self.clock() if now is None else now,
+            started=self.started,
+        )
+
+    def _publish_health(self, now: float) -> None:
+        self._last_health = self.monotonic()
+        report = self.health(now)
+        health_mod.write_file(self.s.health_path, report)
+        if not self.outbox.link_up:
+            return
+        status = Status(
+            self.s.gateway_id,
+            fw=FIRMWARE,
+            uptime=report["uptime_s"],
+            queue=report["queue"],
+            drops=report["drops"],
+            clock=report["at"],
+        )
+        self.central.publish(self._status_topic(), encode_status(status), qos=1, retain=True)
+        health_topic = gateway_topic(self.s.site, self.s.gateway_id, KIND_HEALTH)
+        self.central.publish(health_topic, encode_health(report), qos=1, retain=True)
+
+    # ------------------------------------------------------------ stop
+
+    def shutdown(self) -> None:
+        """Clean stop: say offline (retained), disconnect, close the outbox."""
+        try:
+            self.events.put(("noop",))
+            report = self.health()
+            health_mod.write_file(self.s.health_path, {**report, "state": "offline"})
+            if self.outbox.link_up:
+                info = self.central.publish(
+                    self._status_topic(), offline_status(self.s.gateway_id), qos=1, retain=True
+                )
+                info.wait_for_publish(2.0)
+        finally:
+            self.central.disconnect()
+            self.local.disconnect()
+            self.central.loop_stop()
+            self.local.loop_stop()
+            self.store.close()
+
+    def _set_nodelay(self) -> None:
+        """TCP_NODELAY on both sockets once connected (Nagle adds 20-65 ms per ack)."""
+
+        def apply(client: mqtt.Client) -> None:
+            sock = client.socket()
+            if sock is not None:
+                raw: Any = getattr(sock, "_sock", sock)  # under TLS, the wrapped socket
+                with contextlib.suppress(OSError):
+                    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        for client in (self.local, self.central):
+            prev = client.on_connect
+
+            def wrapped(c: mqtt.Client, *args: Any, _prev: Any = prev) -> None:
+                apply(c)
+                _prev(c, *args)
+
+            client.on_connect = wrapped

@@ -1,0 +1,243 @@
+"""``reemploi-gateway run|status|replay|doctor``.
+
+Messages for people are French first, then English.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from pydantic import ValidationError
+
+from . import health as health_mod
+from .outbox_store import OutboxStore, salvage
+from .settings import GatewaySettings, load_settings
+
+EXIT_OK = 0
+EXIT_ALARM = 1
+EXIT_CONFIG = 2
+EXIT_NO_HEALTH = 3
+
+
+def _settings(args: argparse.Namespace) -> GatewaySettings:
+    try:
+        return load_settings(args.config)
+    except ValidationError as exc:
+        print("configuration invalide / invalid configuration:", file=sys.stderr)
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(global)"
+            print(f"  {where}: {err['msg']}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .bridge import Bridge  # paho only when running
+
+    settings = _settings(args)
+    bridge = Bridge(settings)
+    if bridge.store.quarantined is not None:
+        q = bridge.store.quarantined
+        print(
+            f"ALARME : file d'attente corrompue mise de côté / ALARM: corrupted outbox "
+            f"quarantined: {q.moved_to} ({q.reason})",
+            file=sys.stderr,
+        )
+
+    def stop(_sig: int, _frame: FrameType | None) -> None:
+        bridge.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    extras = _start_extras(settings, bridge)
+    print(
+        f"passerelle {settings.gateway_id} démarrée / gateway started "
+        f"(outbox: {bridge.outbox.depth} en attente / queued)",
+        flush=True,
+    )
+    bridge.run()
+    for extra in extras:
+        extra.stop()
+    return EXIT_OK
+
+
+def _start_extras(settings: GatewaySettings, bridge: object) -> list[_Stoppable]:
+    """Optional adapters: BLE scanner, gpsd, Raspberry Pi reader."""
+    started: list[_Stoppable] = []
+    if settings.ble_enabled:
+        from .ble_scanner import BleLotScanner
+
+        scanner = BleLotScanner.for_settings(settings, bridge.events.put)  # type: ignore[attr-defined]
+        scanner.start_thread()
+        started.append(scanner)
+    if settings.gpsd_host:
+        from .gps import GpsdReader
+
+        gps = GpsdReader(settings.gpsd_host, settings.gpsd_port, bridge.events.put)  # type: ignore[attr-defined]
+        gps.start_thread()
+        started.append(gps)
+    if settings.pi_reader_device:
+        from .pi_reader import PiReader
+
+        reader = PiReader.for_settings(settings)
+        reader.start_thread()
+        started.append(reader)
+    return started
+
+
+class _Stoppable:
+    def stop(self) -> None: ...
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    report = health_mod.read_file(settings.health_path)
+    if report is None:
+        print(
+            f"aucun état dans {settings.health_path} : la passerelle a-t-elle démarré ? / "
+            "no health file: has the gateway run?"
+        )
+        return EXIT_NO_HEALTH
+    if args.json:
+        import json
+
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        print(health_mod.describe(report, time.time()))
+    return EXIT_ALARM if report.get("alarms") else EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Salvage a quarantined/old outbox file into the current one, or release held rows."""
+    settings = _settings(args)
+    store = OutboxStore(settings.outbox_path, settings.synchronous)
+    try:
+        if args.release_held:
+            store.release_held()
+            print("messages retenus remis en file / held messages queued again")
+        if args.source is not None:
+            batch, added, seen = [], 0, 0
+            for message in salvage(args.source):
+                batch.append(message)
+                if len(batch) >= 1000:
+                    added += sum(e is not None for e in store.add_many(batch))
+                    seen += len(batch)
+                    batch = []
+            added += sum(e is not None for e in store.add_many(batch))
+            seen += len(batch)
+            print(
+                f"{added} messages repris sur {seen} lus dans {args.source} / "
+                f"{added} of {seen} messages salvaged (the rest were already queued)"
+            )
+        print(f"en attente / queued: {store.count()}")
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    checks: list[tuple[str, bool, str]] = []
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.state_dir / ".doctor"
+        probe.write_text("ok")
+        probe.unlink()
+        checks.append(("dossier d'état / state dir", True, str(settings.state_dir)))
+    except OSError as exc:
+        checks.append(("dossier d'état / state dir", False, str(exc)))
+    try:
+        store = OutboxStore(settings.outbox_path, settings.synchronous)
+        q = store.quarantined
+        detail = f"{store.count()} en attente / queued" + (
+            f"; mis de côté / quarantined: {q.moved_to}" if q else ""
+        )
+        store.close()
+        checks.append(("file d'attente / outbox", q is None, detail))
+    except Exception as exc:  # report, do not crash: this is a diagnosis
+        checks.append(("file d'attente / outbox", False, str(exc)))
+    for name, host, port in (
+        ("broker local / local broker", settings.local_host, settings.local_port),
+        ("broker central / central broker", settings.central_host, settings.central_port),
+    ):
+        try:
+            with socket.create_connection((host, port), timeout=3):
+                checks.append((name, True, f"{host}:{port}"))
+        except OSError as exc:
+            checks.append((name, False, f"{host}:{port}: {exc}"))
+    checks.append(_central_login(settings))
+    from .pi_reader import hardware_status
+
+    ok, detail = hardware_status()
+    checks.append(("lecteur MFRC522 / MFRC522 reader", ok or not settings.pi_reader_device, detail))
+    try:
+        import bleak  # noqa: F401
+
+        checks.append(("bleak (BLE)", True, "importable"))
+    except Exception as exc:
+        checks.append(("bleak (BLE)", not settings.ble_enabled, str(exc)))
+    failed = 0
+    for name, ok, detail in checks:
+        print(f"[{'OK' if ok else 'ÉCHEC/FAIL'}] {name}: {detail}")
+        failed += not ok
+    return EXIT_ALARM if failed else EXIT_OK
+
+
+def _central_login(settings: GatewaySettings) -> tuple[str, bool, str]:
+    """Connect to the central broker with the gateway's identity and disconnect."""
+    from .bridge import make_central_client
+
+    name = "identité au broker central / central broker login"
+    result: dict[str, str] = {}
+    done = threading.Event()
+    client = make_central_client(settings)
+
+    def on_connect(*args: object) -> None:
+        result["rc"] = str(args[3])
+        result["failed"] = "1" if getattr(args[3], "is_failure", True) else ""
+        done.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(settings.central_host, settings.central_port, keepalive=10)
+    except (OSError, ValueError) as exc:
+        return name, False, str(exc)
+    client.loop_start()
+    done.wait(5)
+    client.disconnect()
+    client.loop_stop()
+    if "rc" not in result:
+        return name, False, "pas de réponse / no answer"
+    return name, not result["failed"], result["rc"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reemploi-gateway", description="Passerelle Réemploi / Réemploi gateway"
+    )
+    parser.add_argument("--config", type=Path, default=None, help="fichier TOML / TOML file")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="relayer / forward")
+    status = sub.add_parser("status", help="état / health")
+    status.add_argument("--json", action="store_true")
+    replay = sub.add_parser("replay", help="reprendre / salvage or release held")
+    replay.add_argument("--from", dest="source", type=Path, default=None)
+    replay.add_argument("--release-held", action="store_true")
+    sub.add_parser("doctor", help="diagnostic")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"run": cmd_run, "status": cmd_status, "replay": cmd_replay, "doctor": cmd_doctor}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""The gateway's health: one dict, published retained and written to ``health.json``.
+
+Fields (see docs/gateway.md): link state, queue depth, oldest unsent age, counts of
+accepted / delivered / duplicates / drops / refused / evidence, alarms, quarantined
+outbox file, lots present. ``reemploi-gateway status`` reads the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .outbox import Outbox
+from .outbox_store import Quarantine
+
+ALARM_QUARANTINE = "outbox_quarantined"
+ALARM_DISK_FULL = "disk_full"
+ALARM_CENTRAL_AUTH = "central_auth_refused"
+
+# French first: what a person reads in `reemploi-gateway status`.
+ALARM_TEXT = {
+    "outbox_high": ("file d'attente presque pleine", "outbox nearly full"),
+    "outbox_full": ("file d'attente pleine : lectures refusées", "outbox full: scans refused"),
+    "central_refused": (
+        "le broker central refuse des messages (ACL ?)",
+        "central broker refuses messages (ACL?)",
+    ),
+    "clock_jump": ("l'horloge a reculé", "the clock went back"),
+    ALARM_QUARANTINE: (
+        "fichier de file d'attente corrompu mis de côté",
+        "corrupted outbox file quarantined",
+    ),
+    ALARM_DISK_FULL: ("disque plein", "disk full"),
+    ALARM_CENTRAL_AUTH: (
+        "le broker central refuse l'identité de la passerelle",
+        "central broker refuses the gateway's credentials",
+    ),
+}
+
+
+@dataclass
+class Extra:
+    """What the bridge knows beyond the outbox."""
+
+    local_link: bool = False
+    central_error: str | None = None
+    evidence: int = 0
+    merged_sightings: int = 0
+    disk_full: int = 0
+    status_relayed: int = 0
+    downlink: int = 0
+    lots_present: tuple[str, ...] = ()
+    lot_movements: int = 0
+
+
+def snapshot(
+    *,
+    site: str,
+    gateway: str,
+    mode: str,
+    outbox: Outbox,
+    extra: Extra,
+    quarantine: Quarantine | None,
+    now: float,
+    started: float,
+) -> dict[str, Any]:
+    alarms = outbox.alarms()
+    if quarantine is not None:
+        alarms.append(ALARM_QUARANTINE)
+    if extra.disk_full:
+        alarms.append(ALARM_DISK_FULL)
+    if extra.central_error:
+        alarms.append(ALARM_CENTRAL_AUTH)
+    oldest = outbox.oldest_unsent_age(now)
+    c = outbox.counters
+    return {
+        "gateway": gateway,
+        "site": site,
+        "mode": mode,
+        "state": "online",
+        "link": "up" if outbox.link_up else "down",
+        "local_link": "up" if extra.local_link else "down",
+        "central_error": extra.central_error,
+        "queue": outbox.depth,
+        "inflight": outbox.in_flight,
+        "held": outbox.held,
+        "oldest_unsent_s": None if oldest is None else round(oldest, 3),
+        "outbox_bytes": outbox.bytes_used,
+        "outbox_max_bytes": outbox.max_bytes,
+        "accepted": c.accepted,
+        "delivered": c.delivered,
+        "duplicates": c.duplicates,
+        "drops": c.drops + extra.disk_full,
+        "refused": c.refused,
+        "clock_jumps": c.clock_jumps,
+        "evidence": extra.evidence,
+        "merged_sightings": extra.merged_sightings,
+        "status_relayed": extra.status_relayed,
+        "downlink": extra.downlink,
+        "lots_present": list(extra.lots_present),
+        "lot_movements": extra.lot_movements,
+        "alarms": alarms,
+        "quarantine": None
+        if quarantine is None
+        else {"file": quarantine.moved_to, "reason": quarantine.reason[:200]},
+        "uptime_s": int(max(0.0, now - started)),
+        "at": int(now * 1000),
+    }
+
+
+def write_file(path: Path, health: dict[str, Any]) -> None:
+    """Atomic replace, so `status` never reads half a file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(health, ensure_ascii=False, indent=1))
+    os.replace(tmp, path)
+
+
+def read_file(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def describe(health: dict[str, Any], now: float) -> str:
+    """Human summary, French first then English, for `reemploi-gateway status`."""
+    age = now - health.get("at", 0) / 1000
+    h = health.get
+    lines = [
+        f"passerelle / gateway {h('gateway')} (site {h('site')}, {h('mode')})",
+        f"  lien central / central link : {health.get('link')}"
+        + (f" ({health['central_error']})" if health.get("central_error") else ""),
+        f"  broker local / local broker : {health.get('local_link')}",
+        f"  en attente / queued : {h('queue')}  (en vol / in flight {h('inflight')})",
+        f"  plus ancienne non envoyée / oldest unsent : {health.get('oldest_unsent_s')} s",
+        f"  doublons / duplicates : {h('duplicates')}  pertes / drops : {h('drops')}"
+        f"  preuves / evidence : {health.get('evidence')}",
+        f"  disque / disk : {h('outbox_bytes')} / {h('outbox_max_bytes')} octets/bytes",
+        f"  état publié il y a / reported {age:.0f} s ago",
+    ]
+    for alarm in health.get("alarms", []):
+        fr, en = ALARM_TEXT.get(alarm, (alarm, alarm))
+        lines.append(f"  ALARME : {fr} / ALARM: {en}")
+    if health.get("quarantine"):
+        lines.append(f"  fichier mis de côté / quarantined file : {health['quarantine']['file']}")
+    return "\n".join(lines)
