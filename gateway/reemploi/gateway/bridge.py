@@ -26,6 +26,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
+
 from reemploi.protocol.gateway_msgs import (
     KIND_HEALTH,
     KIND_LOT,

@@ -19,6 +19,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
 from reemploi.protocol.wire import valid_id
 
 DEFAULT_CONFIG = Path("/etc/reemploi/gateway.toml")
