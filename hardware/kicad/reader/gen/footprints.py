@@ -135,7 +135,7 @@ def _tactile_6mm() -> Footprint:
         Pad("2", "thru_hole", "circle", 3.25, 2.25, 2.0, 2.0, 1.1),
     )
     return Footprint("SW_PUSH_6mm", "6 mm tactile switch, through hole", pads, (-4.5, -3.5, 4.5, 3.5),
-                     (-3.0, -3.0, 3.0, 3.0), ((-3.1, -3.1, 3.1, -3.1), (-3.1, 3.1, 3.1, 3.1)), smd=False)
+                     (-3.0, -3.0, 3.0, 3.0), ((-2.0, -3.1, 2.0, -3.1), (-2.0, 3.1, 2.0, 3.1)), smd=False)
 
 
 def _header_1x8() -> Footprint:
