@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -24,6 +25,10 @@ EXIT_OK = 0
 EXIT_ALARM = 1
 EXIT_CONFIG = 2
 EXIT_NO_HEALTH = 3
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
 
 
 def _settings(args: argparse.Namespace) -> GatewaySettings:
@@ -89,10 +94,6 @@ def _start_extras(settings: GatewaySettings, bridge: object) -> list[_Stoppable]
         reader.start_thread()
         started.append(reader)
     return started
-
-
-class _Stoppable:
-    def stop(self) -> None: ...
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -199,6 +199,9 @@ class OutboxStore:
                 found[entry_id] = (topic, bytes(payload))
         return found
 
+    def db_mode(self) -> str:
+        return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
+
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
