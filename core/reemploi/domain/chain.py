@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = "0" * 64
@@ -23,11 +24,34 @@ def canonical_document(event: dict[str, Any]) -> str:
     return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def entry_hash(prev_hash: str, position: int, event_hash: str, document: str) -> str:
+def entry_hash(
+    prev_hash: str, position: int, event_hash: str, document: str, columns: str = ""
+) -> str:
+    """Hash of one row. ``columns`` is the canonical text of the row's other stored
+    columns (see :func:`columns_text`), so that none of them can be edited unnoticed."""
     material = "\n".join(
-        (prev_hash, str(position), event_hash, hashlib.sha256(document.encode()).hexdigest())
+        (
+            prev_hash,
+            str(position),
+            event_hash,
+            hashlib.sha256(document.encode()).hexdigest(),
+            hashlib.sha256(columns.encode()).hexdigest(),
+        )
     )
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def columns_text(values: Iterable[object]) -> str:
+    """Canonical text of a row's stored columns; datetimes as naive UTC microseconds."""
+    out: list[object] = []
+    for value in values:
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            out.append(value.isoformat(timespec="microseconds"))
+        else:
+            out.append(value)
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -40,6 +64,7 @@ class ChainEntry:
     document: str
     prev_hash: str
     entry_hash: str
+    columns: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,7 +109,9 @@ def verify_chain(
                     "(ligne insérée, supprimée ou déplacée juste avant)",
                 )
             )
-        recomputed = entry_hash(row.prev_hash, row.position, row.event_hash, row.document)
+        recomputed = entry_hash(
+            row.prev_hash, row.position, row.event_hash, row.document, row.columns
+        )
         if recomputed != row.entry_hash:
             problems.append(
                 ChainProblem(

@@ -14,12 +14,27 @@ from reemploi.domain.chain import (
     ChainEntry,
     ChainProblem,
     canonical_document,
+    columns_text,
     entry_hash,
     verify_chain,
 )
 from reemploi.domain.eventhash import event_hash
 
 from .db.tables import custody_events, ledger_head
+
+
+# Stored columns besides the document that the entry hash covers.
+CHAINED_COLUMNS = (
+    "event_id",
+    "event_time",
+    "recorded_at",
+    "asset_id",
+    "step",
+    "state_from",
+    "state_to",
+    "site_from",
+    "site_to",
+)
 
 
 @dataclass(frozen=True)
@@ -63,25 +78,24 @@ def append(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
         doc.setdefault("recordTime", _iso(new.recorded_at))
         text = canonical_document(doc)
         ehash = event_hash(doc)
-        link = entry_hash(prev, count, ehash, text)
-        rows.append(
-            {
-                "position": count,
-                "event_id": doc["eventID"],
-                "event_hash": ehash,
-                "event_time": new.event_time,
-                "recorded_at": new.recorded_at,
-                "asset_id": new.asset_id,
-                "step": new.step,
-                "state_from": new.state_from,
-                "state_to": new.state_to,
-                "site_from": new.site_from,
-                "site_to": new.site_to,
-                "document": text,
-                "prev_hash": prev,
-                "entry_hash": link,
-            }
-        )
+        row: dict[str, Any] = {
+            "position": count,
+            "event_id": doc["eventID"],
+            "event_hash": ehash,
+            "event_time": new.event_time,
+            "recorded_at": new.recorded_at,
+            "asset_id": new.asset_id,
+            "step": new.step,
+            "state_from": new.state_from,
+            "state_to": new.state_to,
+            "site_from": new.site_from,
+            "site_to": new.site_to,
+            "document": text,
+            "prev_hash": prev,
+        }
+        link = entry_hash(prev, count, ehash, text, columns_text(row[c] for c in CHAINED_COLUMNS))
+        row["entry_hash"] = link
+        rows.append(row)
         positions.append(count)
         prev = link
     conn.execute(insert(custody_events), rows)
@@ -102,11 +116,11 @@ def _entries(conn: Connection, batch: int = 5000) -> Iterator[ChainEntry]:
         rows = conn.execute(
             select(
                 cols.position,
-                cols.event_id,
                 cols.event_hash,
                 cols.document,
                 cols.prev_hash,
                 cols.entry_hash,
+                *(cols[name] for name in CHAINED_COLUMNS),
             )
             .where(cols.position > last)
             .order_by(cols.position)
@@ -122,6 +136,7 @@ def _entries(conn: Connection, batch: int = 5000) -> Iterator[ChainEntry]:
                 str(row.document),
                 str(row.prev_hash),
                 str(row.entry_hash),
+                columns_text(row._mapping[name] for name in CHAINED_COLUMNS),
             )
         last = int(rows[-1].position)
 

@@ -27,5 +27,5 @@ def bump(conn: Connection, counts: Mapping[str, int]) -> None:
 
 
 def read_all(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(select(ingest_counters.c.name, ingest_counters.c.count)).tuples()
+    rows = conn.execute(select(ingest_counters.c.name, ingest_counters.c.count))
     return {name: int(count) for name, count in rows}

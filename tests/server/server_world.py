@@ -1,0 +1,76 @@
+"""Helpers for server tests: a migrated database (SQLite or PostgreSQL) loaded with the
+demo territory and a few declared assets, and the real ingest on a real Mosquitto."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from reemploi.domain.digital_link import giai_uri
+from reemploi.server.db.engine import migrate
+from reemploi.server.demo.territory import DEVICES, ORGANISATIONS, SITES
+from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
+from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline
+from reemploi.server.registry import (
+    Declaration,
+    Registry,
+    add_device,
+    add_organisation,
+    add_site,
+    declare_asset,
+)
+
+RESOLVER = "https://id.reemploi.grenoble.example"
+LAPTOP_GIAI = "9521234LAP000001"
+SCREEN_GIAI = "9521234SCR000002"
+PHONE_GIAI = "9521234PHO000003"
+PHONE_UID = "04A1B2C3D4E5F6"
+
+
+@dataclass
+class World:
+    engine: Engine
+    assets: dict[str, int]
+
+
+def load_world(engine: Engine) -> World:
+    migrate(engine)
+    made: dict[str, int] = {}
+    with engine.begin() as conn:
+        for org in ORGANISATIONS:
+            add_organisation(conn, org)
+        for site in SITES:
+            add_site(conn, site)
+        for device in DEVICES:
+            add_device(conn, device)
+        for giai, cat, uid in (
+            (LAPTOP_GIAI, "laptop", None),
+            (SCREEN_GIAI, "screen", None),
+            (PHONE_GIAI, "phone", PHONE_UID),
+        ):
+            made[giai] = declare_asset(
+                conn,
+                Declaration(
+                    epc=giai_uri(giai),
+                    category=cat,
+                    owner_id="ville-grenoble",
+                    site_id="cp-grenoble-hdv",
+                    nfc_uid=uid,
+                ),
+            )
+    return World(engine, made)
+
+
+_ids = iter(range(1, 10**6))
+
+
+def start_ingest(engine: Engine, host: str, port: int) -> IngestService:
+    service = IngestService(
+        IngestPipeline(engine, Registry(ttl_s=0.0), IngestOptions()),
+        BrokerAddress(host, port, tls=False),
+        client_id=f"server-test-{next(_ids)}",
+    )
+    service.start(wait_s=10)
+    assert service.connected.is_set(), "ingest could not connect to Mosquitto"
+    return service
