@@ -22,7 +22,6 @@ from reemploi.domain.eventhash import event_hash
 
 from .db.tables import custody_events, ledger_head
 
-
 # Stored columns besides the document that the entry hash covers.
 CHAINED_COLUMNS = (
     "event_id",
