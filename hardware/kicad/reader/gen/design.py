@@ -34,7 +34,7 @@ class Part:
     manufacturer: str = ""
     mpn: str = ""
     price_eur: float = 0.0  # indicative unit price, quantity 10, excluding VAT
-    fitted: bool = True
+    fitted: bool = True  # False: not a purchased part (test pad, hole): out of BOM and placement
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -80,9 +80,9 @@ PARTS: tuple[Part, ...] = (
     _c("C1", "10u", "+5V", "GND", "power", (37.5, 56, 0), "CL21A106KAYNNNE", "0805", 0.03),
     _c("C2", "22u", "+3V3", "GND", "power", (39, 67, 0), "CL21A226MAQNNNE", "0805", 0.06),
     _c("C3", "100n", "+3V3", "GND", "power", (50, 56, 90), "CL10B104KB8NNNC"),
-    Part("TP1", "TestPoint", "TestPoint_Pad_D1.5mm", "+5V", "power", {"1": "+5V"}, (16, 66, 0)),
-    Part("TP2", "TestPoint", "TestPoint_Pad_D1.5mm", "+3V3", "power", {"1": "+3V3"}, (48, 67, 0)),
-    Part("TP3", "TestPoint", "TestPoint_Pad_D1.5mm", "GND", "power", {"1": "GND"}, (12, 66, 0)),
+    Part("TP1", "TestPoint", "TestPoint_Pad_D1.5mm", "+5V", "power", {"1": "+5V"}, (16, 66, 0), fitted=False),
+    Part("TP2", "TestPoint", "TestPoint_Pad_D1.5mm", "+3V3", "power", {"1": "+3V3"}, (48, 67, 0), fitted=False),
+    Part("TP3", "TestPoint", "TestPoint_Pad_D1.5mm", "GND", "power", {"1": "GND"}, (12, 66, 0), fitted=False),
     *(Part(f"H{i + 1}", "MountingHole", "MountingHole_3.2mm_M3", "M3", "power", {}, at, fitted=False)
       for i, at in enumerate(((3.5, 3.5, 0), (56.5, 3.5, 0), (3.5, 68.5, 0), (56.5, 68.5, 0)))),
     # --- ESP32 module, reset and boot -----------------------------------------------------
@@ -97,8 +97,8 @@ PARTS: tuple[Part, ...] = (
     _r("R4", "10k", "+3V3", "BUTTON_BOOT", "mcu", (45, 27, 0), "RC0603FR-0710KL"),
     Part("SW2", "SW_Push", "SW_PUSH_6mm", "BOOT", "mcu", {"1": "BUTTON_BOOT", "2": "GND"}, (51.5, 21.5, 0),
          "Omron", "B3F-1000", 0.25),
-    Part("TP4", "TestPoint", "TestPoint_Pad_D1.5mm", "EN", "mcu", {"1": "EN"}, (8, 12, 0)),
-    Part("TP5", "TestPoint", "TestPoint_Pad_D1.5mm", "BOOT", "mcu", {"1": "BUTTON_BOOT"}, (44.5, 12, 0)),
+    Part("TP4", "TestPoint", "TestPoint_Pad_D1.5mm", "EN", "mcu", {"1": "EN"}, (8, 12, 0), fitted=False),
+    Part("TP5", "TestPoint", "TestPoint_Pad_D1.5mm", "BOOT", "mcu", {"1": "BUTTON_BOOT"}, (44.5, 12, 0), fitted=False),
     # --- USB-serial bridge with DTR/RTS auto-programming ------------------------------------
     Part("U4", "CH340C", "SOIC-16_3.9x9.9mm_P1.27mm", "CH340C", "usb_serial",
          {"1": "GND", "2": "UART_RX", "3": "UART_TX", "4": "+3V3", "5": "USB_DP", "6": "USB_DN", "7": NC,
@@ -111,8 +111,8 @@ PARTS: tuple[Part, ...] = (
     _r("R6", "10k", "RTS", "Q2_B", "usb_serial", (50.5, 42, 0), "RC0603FR-0710KL"),
     Part("Q2", "Q_NPN_BEC", "SOT-23", "MMBT3904", "usb_serial", {"1": "Q2_B", "2": "DTR", "3": "BUTTON_BOOT"},
          (50.5, 46, 0), "onsemi", "MMBT3904LT1G", 0.04),
-    Part("TP6", "TestPoint", "TestPoint_Pad_D1.5mm", "TXD0", "usb_serial", {"1": "UART_TX"}, (35, 36, 0)),
-    Part("TP7", "TestPoint", "TestPoint_Pad_D1.5mm", "RXD0", "usb_serial", {"1": "UART_RX"}, (35, 39.5, 0)),
+    Part("TP6", "TestPoint", "TestPoint_Pad_D1.5mm", "TXD0", "usb_serial", {"1": "UART_TX"}, (35, 36, 0), fitted=False),
+    Part("TP7", "TestPoint", "TestPoint_Pad_D1.5mm", "RXD0", "usb_serial", {"1": "UART_RX"}, (35, 39.5, 0), fitted=False),
     # --- NFC: RC522 module socket (practical choice) and PN532 board socket ----------------
     Part("J2", "Conn_RC522", "PinSocket_1x08_P2.54mm_Vertical", "RC522", "nfc",
          {"1": "RC522_SS", "2": "SPI_SCK", "3": "SPI_MOSI", "4": "SPI_MISO", "5": "RC522_IRQ", "6": "GND",

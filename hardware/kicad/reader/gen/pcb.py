@@ -115,7 +115,7 @@ def footprint_sexpr(fp: Footprint, part: Part | None, net_ids: dict[str, int] | 
         node += [S("path", f"/{sheet_uuid(part.sheet)}/{symbol_uuid(part.ref)}"),
                  S("sheetname", SHEET_NAMES[part.sheet]), S("sheetfile", f"{part.sheet}.kicad_sch")]
     attrs = [Sym("attr"), Sym("smd" if fp.smd else "through_hole")]
-    if fp.name.startswith("MountingHole"):
+    if fp.name.startswith(("MountingHole", "TestPoint")):
         attrs = [Sym("attr"), Sym("exclude_from_pos_files"), Sym("exclude_from_bom")]
     node.append(attrs)
     node.append(S("fp_rect", S("start", x1, y1), S("end", x2, y2), S("stroke", S("width", 0.05), S("type", Sym("solid"))),
