@@ -212,3 +212,68 @@ class GatewayProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
         except OSError:
             return "(no log)"
+
+
+class Ledger:
+    """The server's real ingest (``reemploi.server.ingest``) on the central broker, with
+    its SQL ledger in SQLite: what the platform keeps is read back from ``sightings``."""
+
+    def __init__(self, db_path: Path, host: str, port: int, devices: list[str]) -> None:
+        from reemploi.server.db.engine import make_engine, migrate
+        from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
+        from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline
+        from reemploi.server.registry import (
+            Device,
+            Organisation,
+            Registry,
+            Site,
+            add_device,
+            add_organisation,
+            add_site,
+        )
+
+        self.engine = make_engine(f"sqlite:///{db_path}", sqlite_synchronous="NORMAL")
+        migrate(self.engine)
+        with self.engine.begin() as conn:
+            add_organisation(
+                conn, Organisation("org-test", "urn:test:pgln:1", "Test", "association")
+            )
+            add_site(
+                conn,
+                Site(SITE, "urn:test:gln:1", "Site", "collection_point", "org-test", "Grenoble",
+                     45.19, 5.72),
+            )  # fmt: skip
+            for device in [*devices, GATEWAY]:
+                add_device(conn, Device(device, SITE, "counter", None, False))
+        pipeline = IngestPipeline(self.engine, Registry(), IngestOptions())
+        self.service = IngestService(pipeline, BrokerAddress(host, port, False), "ledger-test")
+
+    def start(self) -> Ledger:
+        self.service.start()
+        return self
+
+    def stop(self) -> None:
+        self.service.stop()
+        self.engine.dispose()
+
+    def rows(self) -> list[tuple[str, int, str]]:
+        """``(device, seq, key)`` of every scan in the ledger, in the order it was recorded."""
+        from sqlalchemy import select
+
+        from reemploi.server.db.tables import sightings
+
+        with self.engine.connect() as conn:
+            result = conn.execute(
+                select(sightings.c.device_id, sightings.c.seq, sightings.c.key).order_by(
+                    sightings.c.id
+                )
+            )
+            return [(r.device_id, int(r.seq), r.key) for r in result]
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.rows()) >= count:
+                return True
+            time.sleep(0.5)
+        return False
