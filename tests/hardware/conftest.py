@@ -13,8 +13,10 @@ from kicad_project import PROJECT, WAIVERS, KicadCli
 def kicad_cli(tmp_path_factory: pytest.TempPathFactory) -> KicadCli:
     executable = shutil.which("kicad-cli")
     if executable is None:
-        pytest.fail("kicad-cli (KiCad 9) is not installed: run `make test`, which installs it "
-                    "(scripts/install-kicad.sh, from bookworm-backports)")
+        pytest.fail(
+            "kicad-cli (KiCad 9) is not installed: run `make test`, which installs it "
+            "(scripts/install-kicad.sh, from bookworm-backports)"
+        )
     cli = KicadCli(executable, tmp_path_factory.mktemp("kicad-home"))
     version = cli.version()
     assert version.split(".")[0] == "9", f"KiCad 9 expected, found {version}"
@@ -33,6 +35,14 @@ def waivers() -> list[dict[str, str]]:
 @pytest.fixture(scope="session")
 def netlist_text(kicad_cli: KicadCli, tmp_path_factory: pytest.TempPathFactory) -> str:
     out = tmp_path_factory.mktemp("netlist") / "reader.net"
-    kicad_cli.run("sch", "export", "netlist", "--format", "kicadsexpr", "--output", str(out),
-                  str(PROJECT / "reader.kicad_sch"))
+    kicad_cli.run(
+        "sch",
+        "export",
+        "netlist",
+        "--format",
+        "kicadsexpr",
+        "--output",
+        str(out),
+        str(PROJECT / "reader.kicad_sch"),
+    )
     return out.read_text(encoding="utf-8")

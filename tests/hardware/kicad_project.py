@@ -19,11 +19,19 @@ class KicadCli:
         self.env = {**os.environ, "HOME": str(home)}
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([self.executable, *args], env=self.env, capture_output=True, text=True,
-                                timeout=240, check=False)
+        result = subprocess.run(
+            [self.executable, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"kicad-cli {' '.join(args)} failed ({result.returncode}):\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"kicad-cli {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def version(self) -> str:

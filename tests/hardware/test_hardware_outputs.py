@@ -9,15 +9,30 @@ from pathlib import Path
 
 from kicad_project import ROOT, KicadCli
 
-GERBER_LAYERS = ("F_Cu.gtl", "B_Cu.gbl", "F_Mask.gts", "B_Mask.gbs", "F_Silkscreen.gto", "F_Paste.gtp",
-                 "Edge_Cuts.gm1")
+GERBER_LAYERS = (
+    "F_Cu.gtl",
+    "B_Cu.gbl",
+    "F_Mask.gts",
+    "B_Mask.gbs",
+    "F_Silkscreen.gto",
+    "F_Paste.gtp",
+    "Edge_Cuts.gm1",
+)
 
 
-def test_outputs_script_generates_gerbers_drill_bom_placement_and_pdf(kicad_cli: KicadCli, tmp_path: Path) -> None:
+def test_outputs_script_generates_gerbers_drill_bom_placement_and_pdf(
+    kicad_cli: KicadCli, tmp_path: Path
+) -> None:
     out = tmp_path / "build"
     env = {**kicad_cli.env, "PATH": os.environ["PATH"]}
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "hardware-outputs.sh"), str(out)], env=env,
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "hardware-outputs.sh"), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
     for layer in GERBER_LAYERS:
@@ -52,7 +67,10 @@ def _expand(refs: str) -> list[str]:
         if "-" in item:
             first, last = item.split("-")
             prefix = first.rstrip("0123456789")
-            result += [f"{prefix}{n}" for n in range(int(first[len(prefix):]), int(last[len(prefix):]) + 1)]
+            result += [
+                f"{prefix}{n}"
+                for n in range(int(first[len(prefix) :]), int(last[len(prefix) :]) + 1)
+            ]
         else:
             result.append(item)
     return result

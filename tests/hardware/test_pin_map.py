@@ -72,7 +72,9 @@ def pin_map_mismatches(firmware: dict[str, int], schematic: dict[str, int]) -> l
         if name not in schematic:
             problems.append(f"PIN_{name}: no net {name} on an ESP32 GPIO in the schematic")
         elif schematic[name] != gpio:
-            problems.append(f"PIN_{name} = {gpio} but the schematic wires net {name} to GPIO{schematic[name]}")
+            problems.append(
+                f"PIN_{name} = {gpio} but the schematic wires net {name} to GPIO{schematic[name]}"
+            )
     for name in sorted(set(schematic) - set(firmware) - NOT_FIRMWARE_NETS):
         problems.append(f"net {name} (GPIO{schematic[name]}) has no PIN_{name} in board.py")
     return problems
@@ -81,10 +83,23 @@ def pin_map_mismatches(firmware: dict[str, int], schematic: dict[str, int]) -> l
 def test_firmware_pin_map_matches_the_schematic_netlist(netlist_text: str) -> None:
     schematic = module_gpio_nets(netlist_text)
     firmware = firmware_pins()
-    assert not pin_map_mismatches(firmware, schematic), "\n".join(pin_map_mismatches(firmware, schematic))
+    assert not pin_map_mismatches(firmware, schematic), "\n".join(
+        pin_map_mismatches(firmware, schematic)
+    )
     # the pins the issue lists are all there
-    for name in ("SPI_SCK", "SPI_MOSI", "SPI_MISO", "RC522_SS", "RC522_RST", "RC522_IRQ", "LED_R", "LED_G",
-                 "LED_B", "BUZZER", "BUTTON_BOOT"):
+    for name in (
+        "SPI_SCK",
+        "SPI_MOSI",
+        "SPI_MISO",
+        "RC522_SS",
+        "RC522_RST",
+        "RC522_IRQ",
+        "LED_R",
+        "LED_G",
+        "LED_B",
+        "BUZZER",
+        "BUTTON_BOOT",
+    ):
         assert name in firmware
 
 
@@ -103,7 +118,10 @@ def test_board_module_values_are_distinct_valid_gpios() -> None:
     [
         ({"SPI_SCK": 18}, []),
         ({"SPI_SCK": 5}, ["PIN_SPI_SCK = 5 but the schematic wires net SPI_SCK to GPIO18"]),
-        ({"SPI_SCK": 18, "NFC_POWER": 4}, ["PIN_NFC_POWER: no net NFC_POWER on an ESP32 GPIO in the schematic"]),
+        (
+            {"SPI_SCK": 18, "NFC_POWER": 4},
+            ["PIN_NFC_POWER: no net NFC_POWER on an ESP32 GPIO in the schematic"],
+        ),
         ({}, ["net SPI_SCK (GPIO18) has no PIN_SPI_SCK in board.py"]),
     ],
 )
