@@ -152,12 +152,15 @@ class MqttClient:
     async def wait_down(self):
         await self._down.wait()
 
-    async def run(self, on_up=None, on_refused=None):
-        """Keep connected forever; ``on_up()`` runs after every successful connect."""
+    async def run(self, on_up=None, on_refused=None, prepare=None):
+        """Keep connected forever; ``on_up()`` runs after every successful connect,
+        ``prepare()`` before every attempt (the reader brings Wi-Fi back there)."""
         backoff = 1000
         self._stopped = False
         while not self._stopped:
             try:
+                if prepare is not None:
+                    await prepare()
                 await self.connect()
             except ConnectRefused as exc:
                 self.counters["refused"] += 1

@@ -1,0 +1,290 @@
+# The reader application: tasks for NFC polling, BLE scanning, the MQTT link, the
+# offline-queue sender, status reports and the watchdog, all on one asyncio loop.
+#
+# A tap: sequence number -> scan queued on flash -> published (QoS 1) -> the platform's
+# ack plays accept/refuse/unknown; no ack within ack_timeout_ms plays "queued" and the
+# scan stays queued until an ack arrives (published again after each reconnect).
+#
+# ``hw`` bundles the hardware behind small interfaces (reader.esp32.Hardware on the
+# board, reader.sim.hardware.SimHardware on a PC): spi, cs, rst, led, buzzer, ble_radio,
+# wifi (connect(networks) coroutine, connected(), rssi()), watchdog (feed()),
+# reset_cause(), reboot().
+from reader import FIRMWARE_VERSION
+from reader import config as config_mod
+from reader.ble_scanner import BleScanner
+from reader.feedback import Feedback
+from reader.mfrc522 import Mfrc522
+from reader.mqtt_client import MqttClient, MqttError, tls_context
+from reader.nfc_reader import NfcReader
+from reader.portable import asyncio, collect, heap_free, sleep_ms, ticks_diff, ticks_ms, unix_time_ms
+from reader.scan_queue import OfflineQueue
+from reader.sequence import SequenceCounter
+from reemploi.protocol import wire
+
+
+class Reader:
+    def __init__(self, cfg, hw, data_dir=""):
+        self.cfg = cfg
+        self.hw = hw
+        self.started_ms = ticks_ms()
+        prefix = data_dir + "/" if data_dir else ""
+        self.data_dir = data_dir
+        self.queue = OfflineQueue(prefix + "queue.log", cfg["queue"]["max_scans"])
+        self.seq = SequenceCounter(prefix + "seq.txt")
+        self.feedback = Feedback(hw.led, hw.buzzer, cfg["feedback"])
+        self.nfc = NfcReader(Mfrc522(hw.spi, hw.cs, hw.rst), cfg["nfc"]["same_tag_holdoff_ms"])
+        self.ble = None
+        if cfg["ble"]["enabled"] and hw.ble_radio is not None:
+            b = cfg["ble"]
+            self.ble = BleScanner(hw.ble_radio, b["namespace"], b["ibeacon_uuid"], b["min_interval_s"],
+                                  b["window_ms"], b["duty_percent"])
+        self.configured = config_mod.is_configured(cfg)
+        self.counters = {"scans": 0, "acks": 0, "queued_feedback": 0, "bad_messages": 0,
+                         "commands": 0, "publish_failures": 0}
+        self.overrides = {}
+        self._acks = {}  # key -> [Event, Ack or None] for scans waiting for feedback
+        self._kick = asyncio.Event()
+        self.mqtt = None
+        if self.configured:
+            self._topics()
+            self.mqtt = self._make_client()
+
+    # ---------------------------------------------------------------- set-up
+
+    def _topics(self):
+        site, device = self.cfg["site"], self.cfg["device"]
+        self.t_scan = wire.topic(site, device, "scan")
+        self.t_status = wire.topic(site, device, "status")
+        self.t_ack = wire.topic(site, device, "ack")
+        self.t_cmd = wire.topic(site, device, "cmd")
+
+    def _make_client(self):
+        b = self.cfg["broker"]
+        tls = None
+        if b["tls"]:
+            try:
+                tls = tls_context({"cafile": b["cafile"], "certfile": b["certfile"], "keyfile": b["keyfile"]})
+            except Exception as exc:  # missing/bad CA file: say so, do not crash-loop
+                print("config: broker TLS files unreadable (" + repr(exc) + "): no connection")
+                self.configured = False
+                return None
+        return MqttClient(b["host"], b["port"], self.cfg["device"], b["keepalive_s"], b["user"],
+                          b["password"], tls, (self.t_status, wire.offline_status(self.cfg["device"]), True),
+                          self._on_message)
+
+    # ---------------------------------------------------------------- taps
+
+    async def handle_tag(self, kind, data, rssi=None, wait_feedback=True):
+        """Record one reading: queue, publish, and play the feedback. Returns the pattern."""
+        if not self.configured:
+            await self.feedback.play("error")
+            print("reader: not configured, scan ignored (see config.json)")
+            return "error"
+        scan = wire.Scan(self.cfg["device"], self.seq.next(), kind, data, rssi, unix_time_ms())
+        entry = self.queue.push(scan)
+        self.counters["scans"] += 1
+        if not wait_feedback:
+            self._kick.set()
+            return None
+        waiter = [asyncio.Event(), None]
+        self._acks[entry.key] = waiter
+        self._kick.set()
+        try:
+            await asyncio.wait_for(waiter[0].wait(), self.cfg["ack_timeout_ms"] / 1000)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self._acks.pop(entry.key, None)
+        ack = waiter[1]
+        pattern = ack.feedback if ack is not None else "queued"
+        if ack is None:
+            self.counters["queued_feedback"] += 1
+        await self.feedback.play(pattern)
+        return pattern
+
+    async def nfc_loop(self):
+        while True:
+            read = self.nfc.poll()
+            if read is not None:
+                await self.handle_tag(read.kind, read.data)
+            await sleep_ms(self.cfg["nfc"]["poll_ms"])
+
+    async def _on_beacon(self, kind, data, rssi):
+        await self.handle_tag(kind, data, rssi, wait_feedback=False)
+
+    # ---------------------------------------------------------------- MQTT
+
+    def _on_message(self, topic, payload):
+        if topic == self.t_ack:
+            try:
+                ack = wire.decode_ack(payload)
+            except wire.MalformedMessage as exc:
+                self.counters["bad_messages"] += 1
+                print("ack refused:", exc.reason)
+                return
+            self.counters["acks"] += 1
+            self.queue.acknowledge(ack.key)
+            waiter = self._acks.get(ack.key)
+            if waiter is not None:
+                waiter[1] = ack
+                waiter[0].set()
+        elif topic == self.t_cmd:
+            try:
+                command = wire.decode_command(payload)
+            except wire.MalformedMessage as exc:
+                self.counters["bad_messages"] += 1
+                print("command refused:", exc.reason)
+                return
+            asyncio.create_task(self.run_command(command))
+
+    async def _on_up(self):
+        await self.mqtt.subscribe([(self.t_ack, 1), (self.t_cmd, 1)])
+        self.queue.link_restarted()
+        await self.publish_status()
+        self._kick.set()
+
+    async def sender_loop(self):
+        """Publish queued scans whenever the link is up: new ones, then overdue ones."""
+        resend_ms = self.cfg["queue"]["resend_s"] * 1000
+        while True:
+            try:
+                await asyncio.wait_for(self._kick.wait(), 1)
+            except asyncio.TimeoutError:
+                pass
+            self._kick = asyncio.Event()
+            if self.mqtt is None or not self.mqtt.connected:
+                continue
+            for entry in self.queue.due(ticks_ms(), resend_ms, ticks_diff):
+                if entry not in self.queue.entries:
+                    continue  # acknowledged meanwhile
+                try:
+                    await self.mqtt.publish(self.t_scan, entry.payload, 1)
+                    entry.sent_ms = ticks_ms()
+                except MqttError:
+                    self.counters["publish_failures"] += 1
+                    break  # link down: everything stays queued
+
+    # ---------------------------------------------------------------- health
+
+    def status(self):
+        wifi = self.hw.wifi
+        return wire.Status(
+            self.cfg["device"] or "unconfigured",
+            wire.STATE_ONLINE,
+            FIRMWARE_VERSION,
+            ticks_diff(ticks_ms(), self.started_ms) // 1000,
+            heap_free(),
+            len(self.queue),
+            self.queue.drops,
+            wifi.rssi() if wifi.connected() else None,
+            self.hw.reset_cause(),
+            unix_time_ms(),
+        )
+
+    def error_counts(self):
+        """Every error counter, for the console and the `report` command."""
+        out = {}
+        for name, value in self.nfc.errors.items():
+            out["nfc_" + name] = value
+        out["queue_flash_errors"] = self.queue.flash_errors
+        out["queue_corrupt_lines"] = self.queue.corrupt_lines
+        out["seq_flash_errors"] = self.seq.errors
+        if self.mqtt is not None:
+            for name, value in self.mqtt.counters.items():
+                out["mqtt_" + name] = value
+        if self.ble is not None:
+            out["ble_malformed"] = self.ble.malformed
+            out["ble_irq_overflows"] = self.ble.irq_overflows
+        for name, value in self.counters.items():
+            out[name] = value
+        return out
+
+    async def publish_status(self):
+        if self.mqtt is None or not self.mqtt.connected:
+            return
+        try:
+            await self.mqtt.publish(self.t_status, wire.encode_status(self.status()), 1, True)
+        except MqttError:
+            pass
+
+    async def status_loop(self):
+        while True:
+            await sleep_ms(self.cfg["status_interval_s"] * 1000)
+            collect()
+            await self.publish_status()
+
+    async def watchdog_loop(self):
+        # fed only while the event loop runs: a hung task or a blocking driver resets us
+        while True:
+            self.hw.watchdog.feed()
+            await sleep_ms(min(5000, self.cfg["watchdog_ms"] // 3))
+
+    # ---------------------------------------------------------------- commands
+
+    async def run_command(self, command):
+        self.counters["commands"] += 1
+        name = command.cmd
+        print("command:", name, command.id)
+        if name == "identify":
+            await self.feedback.play("identify")
+        elif name == "report":
+            print("report:", self.error_counts())
+            await self.publish_status()
+        elif name == "set":
+            for key, value in command.args.items():
+                error = config_mod.apply_setting(self.cfg, key, value)
+                if error:
+                    print("set", key, "refused:", error)
+                else:
+                    self.overrides[key] = value
+            try:
+                config_mod.save_overrides(self.overrides, (self.data_dir + "/" if self.data_dir else "")
+                                          + config_mod.OVERRIDES_PATH)
+            except OSError as exc:
+                print("set: cannot save overrides:", exc)
+            await self.publish_status()
+        elif name == "reboot":
+            await self.publish_status()
+            if self.mqtt is not None:
+                await self.mqtt.disconnect()
+            await sleep_ms(200)
+            self.hw.reboot()
+
+    # ---------------------------------------------------------------- main
+
+    async def _ensure_wifi(self):
+        if not self.hw.wifi.connected():
+            await self.hw.wifi.connect(self.cfg["wifi"])
+            if not self.hw.wifi.connected():
+                raise MqttError("no Wi-Fi")
+
+    async def link_loop(self):
+        if self.mqtt is not None:
+            await self.mqtt.run(self._on_up, None, self._ensure_wifi)
+
+    def tasks(self):
+        out = [self.watchdog_loop(), self.sender_loop(), self.status_loop()]
+        if self.cfg["nfc"]["enabled"]:
+            out.append(self.nfc_loop())
+        if self.ble is not None:
+            out.append(self.ble.run(self._on_beacon))
+        if self.mqtt is not None:
+            out.append(self.link_loop())
+        return out
+
+    async def run(self):
+        await asyncio.gather(*self.tasks())
+
+
+def main(config_path="config.json", hw=None):
+    """Board entry point (called by main.py): load config, build hardware, run forever."""
+    cfg, problems = config_mod.load(config_path)
+    config_mod.report(problems)
+    if hw is None:
+        from reader import esp32
+
+        hw = esp32.Hardware(cfg)
+    reader = Reader(cfg, hw)
+    print("reader", FIRMWARE_VERSION, "device", cfg["device"], "site", cfg["site"],
+          "queued", len(reader.queue))
+    asyncio.run(reader.run())
