@@ -12,8 +12,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,21 @@ def seed(state: Any) -> bool:
     return True
 
 
+class _QuietServer(uvicorn.Server):
+    """uvicorn server whose stop is ours: Ctrl-C sets ``should_exit`` and the demo then
+    shuts the readers, ingest and broker down in order (uvicorn would re-raise the
+    signal and cancel that clean-up)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_stop(self) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
 async def start_amqtt(port: int) -> Any:
     from amqtt.broker import Broker
 
@@ -98,9 +115,12 @@ async def run(args: argparse.Namespace) -> int:
         story.declare(24)
     http_port = port_or_free(args.port)
     app = create_app(state)
-    server = uvicorn.Server(
+    server = _QuietServer(
         uvicorn.Config(app, host="127.0.0.1", port=http_port, log_level="warning", access_log=False)
     )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, server.request_stop)
     address = BrokerAddress.from_url(mqtt_url)
     sequences = SequenceStore(data / "readers.json")
 
@@ -178,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("amqtt").setLevel(logging.ERROR)
+    logging.getLogger("amqtt").setLevel(logging.CRITICAL)
     try:
         return asyncio.run(run(args))
     except KeyboardInterrupt:
