@@ -37,11 +37,14 @@ def _current_stock(group_by: str = "") -> str:
 
 
 def stock_panels() -> list[Any]:
+    # One inventory = one instant per site: sum it per minute, then keep the latest per
+    # interval. (InfluxDB 1.x does not merge series of a subquery grouped more finely
+    # than the outer query when both group by time, hence the per-site inner query.)
     history = (
-        'SELECT sum("count") FROM (SELECT last("count") AS "count" FROM "stock" '
+        'SELECT last("total") FROM (SELECT sum("count") AS "total" FROM "stock" '
         f"WHERE $timeFilter AND {SITE_FILTER} AND {CATEGORY_FILTER} "
-        'GROUP BY time($__interval), "site", "category", "grade" fill(previous)) '
-        'WHERE $timeFilter GROUP BY time($__interval), "site" fill(none)'
+        'GROUP BY time(1m), "site" fill(none)) '
+        'WHERE $timeFilter GROUP BY time($__interval), "site" fill(previous)'
     )
     by_site_category = data_table(
         "Stock actuel par site et catégorie",
