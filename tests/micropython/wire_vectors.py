@@ -16,19 +16,36 @@ from reemploi.protocol import wire  # noqa: E402
 with open(root + "/tests/vectors/wire.json") as f:
     doc = json.load(f)
 
-ENC = {"scan": wire.encode_scan, "status": wire.encode_status, "ack": wire.encode_ack,
-       "cmd": wire.encode_command}
-DEC = {"scan": wire.decode_scan, "status": wire.decode_status, "ack": wire.decode_ack,
-       "cmd": wire.decode_command}
+ENC = {
+    "scan": wire.encode_scan,
+    "status": wire.encode_status,
+    "ack": wire.encode_ack,
+    "cmd": wire.encode_command,
+}
+DEC = {
+    "scan": wire.decode_scan,
+    "status": wire.decode_status,
+    "ack": wire.decode_ack,
+    "cmd": wire.decode_command,
+}
 
 
 def build(kind, f):
     if kind == "scan":
         return wire.Scan(f["device"], f["seq"], f["kind"], f["data"], f["rssi"], f["clock"])
     if kind == "status":
-        return wire.Status(f["device"], f["state"], f.get("fw"), f.get("uptime"), f.get("heap"),
-                           f.get("queue"), f.get("drops"), f.get("wifi_rssi"), f.get("reset"),
-                           f.get("clock"))
+        return wire.Status(
+            f["device"],
+            f["state"],
+            f.get("fw"),
+            f.get("uptime"),
+            f.get("heap"),
+            f.get("queue"),
+            f.get("drops"),
+            f.get("wifi_rssi"),
+            f.get("reset"),
+            f.get("clock"),
+        )
     if kind == "ack":
         return wire.Ack(f["seq"], f["key"], f["result"], f["reason"], f["duplicate"])
     return wire.Command(f["id"], f["cmd"], f["args"])
@@ -41,7 +58,7 @@ for i, case in enumerate(doc["valid"]):
     obj = build(case["type"], case["fields"])
     got = ENC[case["type"]](obj)
     back = DEC[case["type"]](expected)
-    if got != expected or not (back == obj):
+    if got != expected or back != obj:
         failed += 1
         print("FAIL valid", i, got)
     elif case["type"] == "scan" and obj.key != case["fields"]["key"]:

@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from reemploi.domain.custody import (
     STATE_LABELS_EN,
     STATE_LABELS_FR,

@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+
 from reemploi.domain.epcis import (
     DATA_ERASING,
     EPCIS_CONTEXT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from reemploi.domain.checkdigit import gs1_check_digit, has_valid_check_digit
 from reemploi.domain.errors import InvalidIdentifier
 

