@@ -104,6 +104,8 @@ class Bridge:
         self._pending_status: dict[str, tuple[str, bytes]] = {}
         self._last_health = 0.0
         self._held_since: float | None = None
+        self._to_delete: list[int] = []
+        self._deleted_at = 0.0
         self.local = self._local_client()
         self.central = self._central_client()
 
@@ -195,8 +197,11 @@ class Bridge:
                 self._on_event(event)
         if inbound:
             self._take_in(inbound)
-        if delivered:
-            self.store.delete_delivered(delivered)
+        self._to_delete += delivered
+        mono = self.monotonic()
+        if self._to_delete and (len(self._to_delete) >= 1000 or mono - self._deleted_at >= 0.2):
+            self.store.delete_delivered(self._to_delete)
+            self._to_delete, self._deleted_at = [], mono
         self._pump()
         self._timers()
 
@@ -416,6 +421,7 @@ class Bridge:
             self.local.disconnect()
             self.central.loop_stop()
             self.local.loop_stop()
+            self.store.delete_delivered(self._to_delete)
             self.store.close()
 
     def _set_nodelay(self) -> None:
