@@ -138,6 +138,8 @@ class Reader:
             asyncio.create_task(self.run_command(command))
 
     async def _on_up(self):
+        if self.mqtt is None:
+            return
         await self.mqtt.subscribe([(self.t_ack, 1), (self.t_cmd, 1)])
         self.queue.link_restarted()
         await self.publish_status()
@@ -263,7 +265,7 @@ class Reader:
             await self.mqtt.run(self._on_up, None, self._ensure_wifi)
 
     def tasks(self):
-        out = [self.watchdog_loop(), self.sender_loop(), self.status_loop()]
+        out: list = [self.watchdog_loop(), self.sender_loop(), self.status_loop()]
         if self.cfg["nfc"]["enabled"]:
             out.append(self.nfc_loop())
         if self.ble is not None:

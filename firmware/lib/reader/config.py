@@ -10,6 +10,11 @@ import json
 
 from reemploi.protocol import wire
 
+try:
+    from typing import Any
+except ImportError:  # MicroPython: annotations are never evaluated
+    pass
+
 CONFIG_PATH = "config.json"
 OVERRIDES_PATH = "overrides.json"
 
@@ -88,7 +93,7 @@ RANGES = {
 }
 
 
-def _copy(value):
+def _copy(value) -> Any:
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -124,7 +129,7 @@ def _check_value(name, default, value):
     return "doit être du texte (must be text)"
 
 
-def _merge(defaults, given, path, problems):
+def _merge(defaults, given, path, problems) -> Any:
     out = _copy(defaults)
     if not isinstance(given, dict):
         problems.append(path + ": doit être un objet (must be an object)")
@@ -154,7 +159,7 @@ def _merge(defaults, given, path, problems):
     return out
 
 
-def _check_required(cfg, problems):
+def _check_required(cfg: dict, problems):
     if not wire.valid_id(cfg["site"]):
         problems.append("site: manquant ou invalide, a-z 0-9 - (missing or invalid)")
         cfg["site"] = None

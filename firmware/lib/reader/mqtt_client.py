@@ -53,7 +53,7 @@ def tls_context(tls):
     import ssl
 
     if hasattr(ssl, "create_default_context"):  # CPython
-        ctx = ssl.create_default_context(cafile=tls.get("cafile"))
+        ctx = getattr(ssl, "create_default_context")(cafile=tls.get("cafile"))
         if tls.get("certfile"):
             ctx.load_cert_chain(tls["certfile"], tls.get("keyfile"))
         return ctx
@@ -253,8 +253,10 @@ class MqttClient:
                 raise MqttError("write failed: " + repr(exc)) from None
         self._last_tx = ticks_ms()
 
-    async def _read_packet(self):
+    async def _read_packet(self) -> tuple:
         reader = self._reader
+        if reader is None:
+            raise MqttError("not connected")
         first = (await reader.readexactly(1))[0]
         buf = bytearray(await reader.readexactly(1))
         while buf[-1] & 0x80:

@@ -113,7 +113,7 @@ def decode_remaining_length(read_byte):
     raise MqttProtocolError("remaining length longer than 4 bytes")
 
 
-def parse(first, body):
+def parse(first, body) -> tuple:
     """Decode one packet from the broker into a tuple whose first item is its type:
 
     (CONNACK, session_present, return_code) · (PUBLISH, topic, payload, qos, packet_id,

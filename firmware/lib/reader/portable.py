@@ -6,8 +6,8 @@ try:
     from micropython import const  # noqa: F401  (MicroPython: folded at compile time)
 except ImportError:  # CPython (reader simulator)
 
-    def const(value):  # type: ignore[no-redef]
-        return value
+    def const(__value):  # type: ignore  # (positional-only, like micropython.const)
+        return __value
 
 
 try:
@@ -24,7 +24,7 @@ if MICROPYTHON:
 else:
 
     def ticks_ms():
-        return int(time.monotonic() * 1000)
+        return int(getattr(time, "monotonic")() * 1000)
 
     def ticks_diff(new, old):
         return new - old
