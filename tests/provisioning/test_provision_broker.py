@@ -35,7 +35,7 @@ def _config(state: ProvisioningState, device: str) -> dict[str, object]:
 
 
 def _password(state: ProvisioningState, device: str) -> str:
-    mqtt = _config(state, device)["mqtt"]
+    mqtt = _config(state, device)["broker"]
     assert isinstance(mqtt, dict)
     return str(mqtt["password"])
 

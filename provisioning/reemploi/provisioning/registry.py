@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reemploi.protocol.wire import TOPIC_KINDS, topic, valid_id
+from reemploi.protocol.wire import valid_id
 
 from .claim import claim_code_hash, claim_url, new_claim_code
 from .mosquitto_files import (
@@ -36,7 +36,6 @@ __all__ = ["Enrolment", "ProvisioningError", "ProvisioningState", "ReaderRecord"
 
 REGISTRY_VERSION = 1
 PLATFORM_USER = "reemploi-platform"
-BUNDLE_SCHEMA = "reemploi-reader-config/1"
 
 
 class ProvisioningError(Exception):
@@ -258,23 +257,23 @@ class ProvisioningState:
 
 
 def reader_config(registry: Registry, record: ReaderRecord, password: str) -> dict[str, Any]:
-    """The reader's ``config.json`` (schema ``reemploi-reader-config/1``, docs/provisioning.md)."""
+    """The reader's ``config.json``, in the firmware's schema (``firmware/lib/reader/config.py``).
+
+    Wi-Fi networks are left empty for the installer to fill in on site.
+    """
     return {
-        "schema": BUNDLE_SCHEMA,
-        "device": record.device,
         "site": record.site,
-        "wifi": {"ssid": "", "password": ""},
-        "mqtt": {
+        "device": record.device,
+        "broker": {
             "host": registry.broker_host,
             "port": registry.broker_tls_port,
-            "tls": True,
-            "username": record.device,
+            "user": record.device,
             "password": password,
-            "client_id": record.device,
-            "keepalive": 30,
-            "ca_file": "ca.crt",
-            "cert_file": "client.crt",
-            "key_file": "client.key",
+            "tls": True,
+            "cafile": "ca.crt",
+            "certfile": "client.crt",
+            "keyfile": "client.key",
+            "keepalive_s": 60,
         },
-        "topics": {kind: topic(record.site, record.device, kind) for kind in TOPIC_KINDS},
+        "wifi": [],
     }

@@ -1,0 +1,326 @@
+"""``reemploi-provision``: the installers' tool (readers, tags, labels, asset imports).
+
+Messages are in French. Exit codes: 0 done, 1 refused (the message says why), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from reemploi.domain.digital_link import giai_uri
+
+from .assets_import import FORMATS, import_assets
+from .labels import LAYOUTS, LabelItem, claim_label_items, render_labels
+from .ntag21x import MODELS, plan_asset_tag, tag_password
+from .registry import ProvisioningError, ProvisioningState
+from .tag_link import TagError
+from .tag_sim import SimulatedNtag
+from .tag_writer import verify_asset_tag, write_asset_tag
+
+DEFAULT_STATE = os.environ.get("REEMPLOI_PROVISION_STATE", "provisioning-state")
+
+
+def _say(text: str) -> None:
+    print(text)
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _reload(pid_file: str | None) -> None:
+    """SIGHUP the broker so it reloads passwd/ACL (Mosquitto drops revoked clients)."""
+    if not pid_file:
+        _say("Pensez à recharger le broker (SIGHUP) pour appliquer le changement.")
+        return
+    pid = int(Path(pid_file).read_text().strip())
+    os.kill(pid, signal.SIGHUP)
+    _say(f"Broker rechargé (SIGHUP au PID {pid}).")
+
+
+# ------------------------------------------------------------------ broker / reader
+
+
+def _broker_init(args: argparse.Namespace) -> int:
+    state = ProvisioningState(Path(args.state))
+    state.init(args.platform_url, args.host, args.tls_port, args.plain_port)
+    _say(f"Initialisé : {state.folder}")
+    _say(f"Fichiers du broker : {state.broker_folder} (mosquitto.conf, passwd, acl, crl.pem)")
+    _say(f"Compte de la plateforme : {state.folder / 'platform-credentials.json'}")
+    return 0
+
+
+def _broker_files(args: argparse.Namespace) -> int:
+    folder = ProvisioningState(Path(args.state)).write_broker_files()
+    _say(f"Fichiers du broker réécrits dans {folder}")
+    return 0
+
+
+def _reader_enroll(args: argparse.Namespace) -> int:
+    state = ProvisioningState(Path(args.state))
+    enrolment = state.enroll(args.device, args.site, args.label or "")
+    label = enrolment.bundle_folder / "etiquette-revendication.pdf"
+    render_labels(
+        list(claim_label_items(args.device, enrolment.claim_url, enrolment.claim_code)),
+        LAYOUTS["thermique-50x25"],
+        label,
+        title=f"Revendication {args.device}",
+    )
+    _say(f"Lecteur {args.device} enrôlé sur le site {args.site}.")
+    _say(f"Code de revendication (usage unique) : {enrolment.claim_code}")
+    _say(f"Paquet de configuration : {enrolment.bundle_folder} (config.json, certificats)")
+    _say(f"Étiquette de revendication : {label}")
+    _reload(args.reload_pid_file)
+    return 0
+
+
+def _reader_revoke(args: argparse.Namespace) -> int:
+    record = ProvisioningState(Path(args.state)).revoke(args.device)
+    _say(f"Lecteur {record.device} révoqué ({record.revoked}).")
+    _reload(args.reload_pid_file)
+    return 0
+
+
+def _reader_list(args: argparse.Namespace) -> int:
+    registry = ProvisioningState(Path(args.state)).load()
+    if args.json:
+        rows = [
+            {
+                "device": r.device,
+                "site": r.site,
+                "state": r.state,
+                "created": r.created,
+                "revoked": r.revoked,
+                "label": r.label,
+            }
+            for r in registry.readers.values()
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not registry.readers:
+        _say("Aucun lecteur enrôlé.")
+    for r in registry.readers.values():
+        state = "actif" if r.state == "active" else f"RÉVOQUÉ le {r.revoked}"
+        _say(f"{r.device:<24} site {r.site:<16} {state:<28} créé le {r.created} {r.label}")
+    return 0
+
+
+# ------------------------------------------------------------------ tags
+
+
+def _uri(args: argparse.Namespace) -> str:
+    if args.uri:
+        return str(args.uri)
+    if args.giai:
+        return giai_uri(args.giai, args.domain)
+    raise ProvisioningError("indiquez --uri ou --giai")
+
+
+def _secret(args: argparse.Namespace) -> bytes | None:
+    if args.no_password:
+        return None
+    if not args.secret_file:
+        raise ProvisioningError("--secret-file (secret des étiquettes) ou --no-password requis")
+    return Path(args.secret_file).read_bytes().strip()
+
+
+def _tag_plan(args: argparse.Namespace) -> int:
+    uri = _uri(args)
+    uid = bytes.fromhex(args.uid) if args.uid else None
+    secret = _secret(args) if (args.secret_file or args.no_password) else None
+    password = tag_password(secret, uid) if secret is not None and uid is not None else None
+    plan = plan_asset_tag(MODELS[args.model], uri, password)
+    _say(f"{plan.model.name} — {uri}")
+    for write in plan.writes:
+        data = write.data.hex(" ").upper()
+        _say(f"  page {write.page:3d} ({write.page:02X}h) ← {data}  {write.purpose}")
+    return 0
+
+
+def _reader_link(args: argparse.Namespace) -> SimulatedNtag:
+    if args.reader == "simule":
+        return SimulatedNtag(bytes.fromhex(args.sim_uid), args.model)
+    raise ProvisioningError(
+        f"lecteur « {args.reader} » pas encore pris en charge : seul « simule » l'est "
+        "(MFRC522 sur Raspberry Pi et lecteur ESP32 à venir)"
+    )
+
+
+def _mark_done(plan_path: str | None, uri: str) -> None:
+    if not plan_path:
+        return
+    path = Path(plan_path)
+    entries = json.loads(path.read_text())
+    for entry in entries:
+        if entry["uri"] == uri:
+            entry["status"] = "done"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n")
+    temporary.replace(path)
+
+
+def _tag_write(args: argparse.Namespace) -> int:
+    uri = _uri(args)
+    link = _reader_link(args)
+    report = write_asset_tag(link, uri, _secret(args), force=args.force)
+    _mark_done(args.plan, uri)
+    verb = "écrite et vérifiée" if report.written else "déjà correcte"
+    _say(f"Étiquette {report.uid} ({report.model}) {verb} : {report.uri}")
+    return 0
+
+
+def _tag_verify(args: argparse.Namespace) -> int:
+    link = _reader_link(args)
+    report = verify_asset_tag(link, _uri(args), _secret(args))
+    _say(f"Étiquette {report.uid} ({report.model}) conforme : {report.uri}")
+    return 0
+
+
+# ------------------------------------------------------------------ labels, assets
+
+
+def _labels(args: argparse.Namespace) -> int:
+    items: list[LabelItem] = []
+    if args.plan:
+        for entry in json.loads(Path(args.plan).read_text()):
+            identifier = entry["uri"].rsplit("/", 1)[-1]
+            items.append(
+                LabelItem(entry["uri"], entry.get("giai", identifier), entry.get("name", ""))
+            )
+    for giai in args.giai or []:
+        items.append(LabelItem(giai_uri(giai, args.domain), giai))
+    pages = render_labels(items, LAYOUTS[args.layout], Path(args.output), progress=_progress)
+    _say(f"{len(items)} étiquettes, {pages} page(s) : {args.output}")
+    return 0
+
+
+def _assets_import(args: argparse.Namespace) -> int:
+    text = Path(args.file).read_text(encoding="utf-8-sig")
+    report = import_assets(text, args.format, args.company_prefix, args.domain)
+    for problem in report.problems:
+        _say(f"ERREUR {problem}")
+    _say(f"{len(report.assets)} actif(s) valides, {len(report.problems)} problème(s).")
+    if not report.ok:
+        _say("Rien n'a été écrit : corrigez le fichier puis relancez.")
+        return 1
+    if args.dry_run:
+        _say("Essai à blanc : rien n'a été écrit.")
+        return 0
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    assets = [a.__dict__ for a in report.assets]
+    (output / "assets.json").write_text(json.dumps(assets, indent=2, ensure_ascii=False) + "\n")
+    (output / "plan.json").write_text(
+        json.dumps(report.plan(), indent=2, ensure_ascii=False) + "\n"
+    )
+    _say(f"Écrit : {output / 'assets.json'} et le plan d'étiquetage {output / 'plan.json'}")
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reemploi-provision",
+        description="Outil des installateurs Réemploi : lecteurs, étiquettes, imports d'actifs.",
+    )
+    parser.add_argument("--state", default=DEFAULT_STATE, help="dossier d'état (registre, CA)")
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    broker = groups.add_parser("broker", help="CA et fichiers Mosquitto").add_subparsers(
+        dest="action", required=True
+    )
+    init = broker.add_parser(
+        "init", help="créer la CA, le certificat du broker, le compte plateforme"
+    )
+    init.add_argument("--platform-url", required=True)
+    init.add_argument("--host", action="append", required=True, help="nom(s) du broker")
+    init.add_argument("--tls-port", type=int, default=8883)
+    init.add_argument("--plain-port", type=int, default=1883)
+    init.set_defaults(run=_broker_init)
+    broker.add_parser("files", help="réécrire passwd, acl, crl, mosquitto.conf").set_defaults(
+        run=_broker_files
+    )
+
+    reader = groups.add_parser("reader", help="lecteurs").add_subparsers(
+        dest="action", required=True
+    )
+    enroll = reader.add_parser("enroll", help="enrôler un lecteur")
+    enroll.add_argument("device")
+    enroll.add_argument("--site", required=True)
+    enroll.add_argument("--label", help="libellé libre (emplacement)")
+    enroll.add_argument("--reload-pid-file", help="fichier PID de Mosquitto à recharger")
+    enroll.set_defaults(run=_reader_enroll)
+    revoke = reader.add_parser("revoke", help="révoquer un lecteur (volé, perdu, hors service)")
+    revoke.add_argument("device")
+    revoke.add_argument("--reload-pid-file")
+    revoke.set_defaults(run=_reader_revoke)
+    listing = reader.add_parser("list", help="lister les lecteurs")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=_reader_list)
+
+    tag = groups.add_parser("tag", help="étiquettes NFC").add_subparsers(
+        dest="action", required=True
+    )
+    for name, run in (("plan", _tag_plan), ("write", _tag_write), ("verify", _tag_verify)):
+        command = tag.add_parser(name)
+        command.add_argument("--uri")
+        command.add_argument("--giai")
+        command.add_argument("--domain", default="https://id.gs1.org")
+        command.add_argument("--model", choices=sorted(MODELS), default="NTAG213")
+        command.add_argument("--secret-file", help="secret des mots de passe d'étiquettes")
+        command.add_argument("--no-password", action="store_true")
+        command.set_defaults(run=run)
+        if name == "plan":
+            command.add_argument("--uid", help="UID (hex) pour calculer le mot de passe")
+        else:
+            command.add_argument("--reader", default="simule", help="simule")
+            command.add_argument("--sim-uid", default="04A1B2C3D4E5F6")
+            command.add_argument("--plan", help="plan.json à mettre à jour une fois vérifiée")
+            command.add_argument(
+                "--force", action="store_true", help="réécrire une autre étiquette"
+            )
+
+    labels = groups.add_parser("labels", help="planches d'étiquettes PDF")
+    labels.add_argument("--plan", help="plan.json produit par assets import")
+    labels.add_argument("--giai", action="append")
+    labels.add_argument("--domain", default="https://id.gs1.org")
+    labels.add_argument("--layout", choices=sorted(LAYOUTS), default="a4-3x8-70x37")
+    labels.add_argument("--output", required=True)
+    labels.set_defaults(run=_labels)
+
+    assets = groups.add_parser("assets", help="actifs").add_subparsers(dest="action", required=True)
+    importing = assets.add_parser("import", help="CSV, export GLPI ou Snipe-IT")
+    importing.add_argument("file")
+    importing.add_argument("--format", choices=sorted(FORMATS), default="csv")
+    importing.add_argument("--company-prefix", required=True)
+    importing.add_argument("--domain", default="https://id.gs1.org")
+    importing.add_argument("--dry-run", action="store_true")
+    importing.add_argument("--output", default="import")
+    importing.set_defaults(run=_assets_import)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (ProvisioningError, TagError, ValueError, OSError) as problem:
+        print(f"Refusé : {problem}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
