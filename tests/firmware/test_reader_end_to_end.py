@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -76,13 +75,19 @@ def test_reader_end_to_end_under_micropython(
     control = tmp_path / "control"
     control.mkdir()
     stop = threading.Event()
-    thread = threading.Thread(target=_broker_controller, args=(fresh_mosquitto, control, stop), daemon=True)
+    thread = threading.Thread(
+        target=_broker_controller, args=(fresh_mosquitto, control, stop), daemon=True
+    )
     thread.start()
     try:
         out = run_mp(
             "reader_tests",
-            {"host": fresh_mosquitto.host, "port": fresh_mosquitto.port, "data": str(tmp_path),
-             "control": str(control)},
+            {
+                "host": fresh_mosquitto.host,
+                "port": fresh_mosquitto.port,
+                "data": str(tmp_path),
+                "control": str(control),
+            },
             timeout=240,
         )
     finally:

@@ -147,24 +147,28 @@ class Reader:
 
     async def sender_loop(self):
         """Publish queued scans whenever the link is up: new ones, then overdue ones."""
-        resend_ms = self.cfg["queue"]["resend_s"] * 1000
         while True:
             try:
                 await asyncio.wait_for(self._kick.wait(), 1)
             except asyncio.TimeoutError:
                 pass
             self._kick = asyncio.Event()
-            if self.mqtt is None or not self.mqtt.connected:
-                continue
-            for entry in self.queue.due(ticks_ms(), resend_ms, ticks_diff):
-                if entry not in self.queue.entries:
-                    continue  # acknowledged meanwhile
-                try:
-                    await self.mqtt.publish(self.t_scan, entry.payload, 1)
-                    entry.sent_ms = ticks_ms()
-                except MqttError:
-                    self.counters["publish_failures"] += 1
-                    break  # link down: everything stays queued
+            await self.sender_loop_once()
+
+    async def sender_loop_once(self):
+        mqtt = self.mqtt
+        if mqtt is None or not mqtt.connected:
+            return
+        resend_ms = self.cfg["queue"]["resend_s"] * 1000
+        for entry in self.queue.due(ticks_ms(), resend_ms, ticks_diff):
+            if entry not in self.queue.entries:
+                continue  # acknowledged meanwhile
+            try:
+                await mqtt.publish(self.t_scan, entry.payload, 1)
+                entry.sent_ms = ticks_ms()
+            except MqttError:
+                self.counters["publish_failures"] += 1
+                break  # link down: everything stays queued
 
     # ---------------------------------------------------------------- health
 

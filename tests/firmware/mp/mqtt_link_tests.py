@@ -10,17 +10,17 @@ def _client(p, client_id="rd-1", **kw):
     if p.get("cafile"):
         tls = tls_context({"cafile": p["cafile"]})
         port = p["tls_port"]
-    return MqttClient(p["host"], port, client_id, user=p.get("user"), password=p.get("password"),
-                      tls=tls, **kw)
+    return MqttClient(
+        p["host"], port, client_id, user=p.get("user"), password=p.get("password"), tls=tls, **kw
+    )
 
 
 def test_packets_are_byte_exact(p):
     # CONNECT, clean session, keepalive 60, will retained QoS 1, user + password
     pkt = mp.connect("c", 60, "u", "pw", "t", b"x", True, 1)
-    assert pkt == bytes.fromhex("10" "1a" "00044d515454" "04" "ee" "003c" "000163" "000174"
-                                "000178" "000175" "00027077"), pkt
-    assert mp.publish("a/b", b"hi", 1, False, True, 10) == bytes.fromhex("3a09" "0003612f62" "000a" "6869")
-    assert mp.subscribe(1, [("a/#", 1)]) == bytes.fromhex("8208" "0001" "0003612f23" "01")
+    assert pkt == bytes.fromhex("101a00044d51545404ee003c00016300017400017800017500027077"), pkt
+    assert mp.publish("a/b", b"hi", 1, False, True, 10) == bytes.fromhex("3a090003612f62000a6869")
+    assert mp.subscribe(1, [("a/#", 1)]) == bytes.fromhex("820800010003612f2301")
     assert mp.puback(0x1234) == b"\x40\x02\x12\x34"
     assert mp.pingreq() == b"\xc0\x00"
     # remaining length 321 = 0xC1 0x02
@@ -30,8 +30,17 @@ def test_packets_are_byte_exact(p):
 
 
 def test_broker_garbage_raises_protocol_error_only(p):
-    bad = [(0x30, b"\x00"), (0x30, b"\x00\x05ab"), (0x20, b"\x00"), (0x40, b""), (0x90, b"\x00"),
-           (0xD0, b"\x00"), (0xF0, b""), (0x36, b"\x00\x01a"), (0x32, b"\x00\x01a\x00")]
+    bad = [
+        (0x30, b"\x00"),
+        (0x30, b"\x00\x05ab"),
+        (0x20, b"\x00"),
+        (0x40, b""),
+        (0x90, b"\x00"),
+        (0xD0, b"\x00"),
+        (0xF0, b""),
+        (0x36, b"\x00\x01a"),
+        (0x32, b"\x00\x01a\x00"),
+    ]
     for first, body in bad:
         try:
             mp.parse(first, body)
@@ -64,7 +73,9 @@ async def test_last_will_is_published_retained_when_link_dies(p):
     watcher = _client(p, "rd-watch", on_message=lambda t, m: got.append((t, m)))
     await watcher.connect()
     await watcher.subscribe([(p["topic_prefix"] + "/will", 1)])
-    dying = _client(p, "rd-dying", keepalive_s=2, will=(p["topic_prefix"] + "/will", b"offline", True))
+    dying = _client(
+        p, "rd-dying", keepalive_s=2, will=(p["topic_prefix"] + "/will", b"offline", True)
+    )
     await dying.connect()
     # kill the socket without DISCONNECT: the broker must send the will
     dying._writer.close()

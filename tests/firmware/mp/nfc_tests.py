@@ -5,7 +5,6 @@ from reader.mfrc522 import Mfrc522, crc_a
 from reader.nfc_reader import NfcReader
 from reader.sim.mfrc522_chip import RfField, SimulatedMfrc522, SimulatedPin, SimulatedSpi
 from reader.sim.tags import Ntag21x, Ntag424Dna, TypeATag
-from reemploi.protocol import ndef
 
 UID7 = bytes.fromhex("04A2B3C4D5E6F7")
 UID4 = bytes.fromhex("DEADBEEF")

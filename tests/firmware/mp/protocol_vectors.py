@@ -112,5 +112,5 @@ for case in bv["invalid"]:
     except ble.MalformedFrame as e:
         check(e.reason == case["reason"], case["note"] + ": " + e.reason + " != " + case["reason"])
 
-print("ndef/ble vectors: %d passed, %d failed" % (passed, failed))  # noqa: UP031
+print("ndef/ble vectors: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

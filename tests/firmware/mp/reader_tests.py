@@ -3,8 +3,9 @@
 # asked of the pytest side through files in p["control"].
 import os
 
-from reader.portable import asyncio, sleep_ms
+from reader.portable import sleep_ms
 from reader.sim import SimulatedReader, run_reader
+
 from reemploi.protocol import ble
 
 
@@ -16,8 +17,13 @@ def cfg(p, device="rd-1"):
         "ack_timeout_ms": 2000,
         "queue": {"max_scans": 50, "resend_s": 5},
         "nfc": {"poll_ms": 30},
-        "ble": {"enabled": True, "namespace": "5265656d706c6f692d31", "min_interval_s": 60,
-                "window_ms": 200, "duty_percent": 50},
+        "ble": {
+            "enabled": True,
+            "namespace": "5265656d706c6f692d31",
+            "min_interval_s": 60,
+            "window_ms": 200,
+            "duty_percent": 50,
+        },
     }
 
 
@@ -53,12 +59,16 @@ def signal(p, name):
 
 
 async def test_taps_get_accept_refuse_unknown_feedback(p):
-    results = await run_reader(cfg(p, "rd-fb"), [
-        "https://id.gs1.org/8004/4012345ABC345",
-        "https://id.gs1.org/8004/4012345REFUSE",
-        "https://id.gs1.org/8004/4012345UNKNOWN",
-        ("uid", "04A1B2C3D4E5F6"),
-    ], fresh_dir(p, "fb"))
+    results = await run_reader(
+        cfg(p, "rd-fb"),
+        [
+            "https://id.gs1.org/8004/4012345ABC345",
+            "https://id.gs1.org/8004/4012345REFUSE",
+            "https://id.gs1.org/8004/4012345UNKNOWN",
+            ("uid", "04A1B2C3D4E5F6"),
+        ],
+        fresh_dir(p, "fb"),
+    )
     assert results == ["accept", "refuse", "unknown", "accept"], results
 
 
@@ -103,8 +113,11 @@ async def test_ble_beacon_of_our_namespace_is_published_once(p):
     ours = ble.EddystoneUid(-20, bytes.fromhex("5265656d706c6f692d31"), b"\x00\x00\x00\x00\x00\x07")
     theirs = ble.EddystoneUid(-20, b"\x11" * 10, b"\x00\x00\x00\x00\x00\x08")
     for uid in (ours, theirs, ours, ours):
-        sim.hw.ble_radio.advertise(ble.advertising_payload(
-            service_data={ble.EDDYSTONE_UUID: ble.encode_eddystone_uid(uid)}))
+        sim.hw.ble_radio.advertise(
+            ble.advertising_payload(
+                service_data={ble.EDDYSTONE_UUID: ble.encode_eddystone_uid(uid)}
+            )
+        )
     sim.hw.ble_radio.advertise(b"\x05\xff\x4c\x00\x02")  # truncated iBeacon: counted
     await sleep_ms(1500)
     assert sim.reader.counters["scans"] == 1, sim.reader.counters

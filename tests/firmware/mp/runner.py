@@ -46,5 +46,5 @@ for attr in sorted(dir(module)):
             import traceback
 
             traceback.print_exception(exc)
-print("%d passed, %d failed" % (passed, failed))  # noqa: UP031
+print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -4,6 +4,7 @@ import os
 from reader import config
 from reader.scan_queue import OfflineQueue
 from reader.sequence import SequenceCounter
+
 from reemploi.protocol import wire
 
 
@@ -34,11 +35,23 @@ def test_bad_json_and_wrong_types_keep_defaults(p):
         f.write("{not json")
     cfg, problems = config.load(d + "/config.json", d + "/none.json")
     assert any("JSON illisible" in line for line in problems), problems
-    cfg, problems = config.build({"site": "cp-1", "device": "rd-1", "broker": {"host": "h", "port": "x"},
-                                  "feedback": {"volume": 500}, "nfc": {"poll_ms": True}, "zzz": 1,
-                                  "wifi": [{"ssid": "a"}, {"nope": 1}]})
+    cfg, problems = config.build(
+        {
+            "site": "cp-1",
+            "device": "rd-1",
+            "broker": {"host": "h", "port": "x"},
+            "feedback": {"volume": 500},
+            "nfc": {"poll_ms": True},
+            "zzz": 1,
+            "wifi": [{"ssid": "a"}, {"nope": 1}],
+        }
+    )
     assert config.is_configured(cfg)
-    assert cfg["broker"]["port"] == 8883 and cfg["feedback"]["volume"] == 50 and cfg["nfc"]["poll_ms"] == 150
+    assert (
+        cfg["broker"]["port"] == 8883
+        and cfg["feedback"]["volume"] == 50
+        and cfg["nfc"]["poll_ms"] == 150
+    )
     assert cfg["broker"]["user"] == "rd-1" and cfg["wifi"] == [{"ssid": "a", "password": ""}]
     assert len(problems) == 5, problems
 
