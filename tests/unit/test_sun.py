@@ -16,6 +16,7 @@ from reemploi.domain.sun import (
     SunLayout,
     SunRejected,
     aes_cmac,
+    check_counter,
     decrypt_picc_data,
     diversify_key_an10922,
     session_mac_key,
@@ -225,3 +226,12 @@ def test_fuzz_parameters_only_sunrejected_escapes(e: str, c: str) -> None:
 def test_keys_must_be_16_bytes() -> None:
     with pytest.raises(ValueError):
         SunKeys(bytes(15), bytes(16))
+
+
+def test_two_step_counter_check_for_ingest() -> None:
+    keys = _own_keys()
+    url = sign_sun_url("https://id.gs1.org/8004/4012345X1", bytes(7), 7, keys)
+    reading = verify_sun_url(url, keys, None)
+    check_counter(reading.counter, 6)
+    with pytest.raises(SunRejected, match="sun_replayed"):
+        check_counter(reading.counter, 7)

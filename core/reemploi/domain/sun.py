@@ -44,6 +44,7 @@ __all__ = [
     "SunReading",
     "SunRejected",
     "aes_cmac",
+    "check_counter",
     "decrypt_picc_data",
     "diversify_key_an10922",
     "session_mac_key",
@@ -294,6 +295,20 @@ def _split_url(url: str, layout: SunLayout) -> tuple[dict[str, str], str, int]:
 # ---------------------------------------------------------------- verification
 
 
+def check_counter(counter: int, last_counter: int | None) -> None:
+    """The replay rule: ``counter`` must be greater than the last one accepted.
+
+    For callers that learn the UID from :func:`verify_sun_url` (called with
+    ``last_counter=None``, the MAC already checked) and then read the UID's last
+    counter inside their own transaction.
+    """
+    if last_counter is not None and counter <= last_counter:
+        raise SunRejected(
+            REASON_REPLAYED,
+            f"compteur {counter} déjà vu (dernier accepté : {last_counter}) : lecture rejouée",
+        )
+
+
 def verify_sun_url(
     url: str,
     keys: SunKeys,
@@ -339,11 +354,7 @@ def verify_sun_url(
         raise SunRejected(
             REASON_BAD_MAC, "signature de l'étiquette invalide : étiquette copiée ou modifiée"
         )
-    if last_counter is not None and counter <= last_counter:
-        raise SunRejected(
-            REASON_REPLAYED,
-            f"compteur {counter} déjà vu (dernier accepté : {last_counter}) : lecture rejouée",
-        )
+    check_counter(counter, last_counter)
     file_data = None
     if layout.enc_param is not None:
         enc = _hex_param(params, layout.enc_param, None)

@@ -142,7 +142,10 @@ def _draw_label(canvas: Canvas, layout: LabelLayout, item: LabelItem, x: float, 
     canvas.setFont("Helvetica-Bold", 7 * scale)
     canvas.drawString(text_x, y + height - 4 * mm * scale, PLATFORM_NAME)
     canvas.setFont("Helvetica", 5.5 * scale)
-    lines = [item.identifier[i : i + 16] for i in range(0, len(item.identifier), 16)][:3]
+    lines: list[str] = []
+    for word in item.identifier.split(" "):  # a space marks a wished line break
+        lines += [word[i : i + 16] for i in range(0, len(word), 16)]
+    lines = lines[:3]
     for n, line in enumerate(lines):
         canvas.drawString(text_x, y + height - (8 + 2.6 * n) * mm * scale, line)
     if item.caption:
