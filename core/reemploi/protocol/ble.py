@@ -15,7 +15,7 @@ Frames (see ``docs/protocol.md`` and ``tests/vectors/ble.json``):
   ``20 00 <mV BE16> <temp 8.8 signed> <adv count BE32> <uptime BE32, 0.1 s ticks>``.
 """
 
-try:  # noqa: SIM105 - no contextlib on MicroPython
+try:
     from typing import Any
 except ImportError:  # MicroPython: annotations are never evaluated
     pass

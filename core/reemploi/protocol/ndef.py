@@ -16,7 +16,7 @@ Layout reminders (NFC Forum Type 2 Tag, NDEF 1.0, URI RTD):
 * Type 4 NDEF file: ``<NLEN big-endian 16> <message>``.
 """
 
-try:  # noqa: SIM105 - no contextlib on MicroPython
+try:
     from typing import Any
 except ImportError:  # MicroPython: annotations are never evaluated
     pass
