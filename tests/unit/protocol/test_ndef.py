@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from reemploi.protocol import ndef
 
 ROOT = Path(__file__).resolve().parents[3]
