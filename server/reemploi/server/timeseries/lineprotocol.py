@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 FieldValue = int | float | bool | str
 
@@ -27,14 +27,18 @@ class InvalidPoint(ValueError):
     """A point that cannot be written as line protocol (our caller's mistake)."""
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
     """One point: a measurement, tags (indexed text), fields (values) and a time in ns."""
 
     measurement: str
     tags: Mapping[str, str]
     fields: Mapping[str, FieldValue]
     time_ns: int
+
+
+# Site ids, categories and field names repeat endlessly: remember their escaped form.
+_CACHE_LIMIT = 20_000
+_escaped_keys: dict[str, str] = {}
 
 
 def _escape(text: str, specials: str) -> str:
@@ -57,48 +61,76 @@ def escape_measurement(name: str) -> str:
 
 def escape_key(name: str) -> str:
     """Tag keys, tag values and field keys escape commas, equal signs and spaces."""
+    escaped = _escaped_keys.get(name)
+    if escaped is not None:
+        return escaped
     if not name:
         raise InvalidPoint("empty tag or field key")
-    return _escape(name, ",= ")
+    escaped = _escape(name, ",= ")
+    if len(_escaped_keys) >= _CACHE_LIMIT:
+        _escaped_keys.clear()
+    _escaped_keys[name] = escaped
+    return escaped
 
 
 def encode_field_value(value: FieldValue) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        if not _INT_MIN <= value <= _INT_MAX:
-            raise InvalidPoint(f"integer field out of 64-bit range: {value}")
-        return f"{value}i"
-    if isinstance(value, float):
-        if not math.isfinite(value):
+    kind = type(value)
+    if kind is float:
+        if not math.isfinite(value):  # type: ignore[arg-type]
             raise InvalidPoint(f"field value must be finite, not {value!r}")
         return repr(value)
-    if isinstance(value, str):
-        if len(value.encode("utf-8")) > MAX_STRING_FIELD_BYTES:
+    if kind is int:
+        if not _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
+            raise InvalidPoint(f"integer field out of 64-bit range: {value}")
+        return f"{value}i"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is str:
+        text = str(value)
+        if len(text.encode("utf-8")) > MAX_STRING_FIELD_BYTES:
             raise InvalidPoint("string field longer than 64 KiB")
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    raise InvalidPoint(f"unsupported field type {type(value).__name__}")
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    raise InvalidPoint(f"unsupported field type {kind.__name__}")
+
+
+_series_keys: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+
+
+def _series_key(measurement: str, tags: Mapping[str, str]) -> str:
+    """``measurement,tag=value,…`` with tags sorted; remembered, since it repeats."""
+    try:
+        key = (measurement, tuple(tags.items()))
+        cached = _series_keys.get(key)
+    except TypeError:  # an unhashable tag value: let the checks below say what is wrong
+        key, cached = None, None
+    if cached is not None:
+        return cached
+    parts = [escape_measurement(measurement)]
+    for name in sorted(tags):
+        value = tags[name]
+        if not isinstance(value, str):
+            raise InvalidPoint(f"tag {name!r} must be text, not {type(value).__name__}")
+        if value:
+            parts.append(f"{escape_key(name)}={escape_key(value)}")
+    series = ",".join(parts)
+    if key is not None:
+        if len(_series_keys) >= _CACHE_LIMIT:
+            _series_keys.clear()
+        _series_keys[key] = series
+    return series
 
 
 def encode_point(point: Point) -> str:
     """The line for ``point``, without the trailing newline."""
-    if not isinstance(point.time_ns, int) or isinstance(point.time_ns, bool):
-        raise InvalidPoint("time_ns must be an integer number of nanoseconds")
-    if not _INT_MIN <= point.time_ns <= _INT_MAX:
-        raise InvalidPoint(f"timestamp out of range: {point.time_ns}")
-    parts = [escape_measurement(point.measurement)]
-    for key in sorted(point.tags):
-        value = point.tags[key]
-        if not isinstance(value, str):
-            raise InvalidPoint(f"tag {key!r} must be text, not {type(value).__name__}")
-        if value:
-            parts.append(f"{escape_key(key)}={escape_key(value)}")
-    if not point.fields:
-        raise InvalidPoint(f"point of {point.measurement!r} has no field")
-    fields = ",".join(
-        f"{escape_key(key)}={encode_field_value(value)}" for key, value in point.fields.items()
+    measurement, tags, fields, at_ns = point
+    if type(at_ns) is not int or not _INT_MIN <= at_ns <= _INT_MAX:
+        raise InvalidPoint(f"time_ns must be a 64-bit integer of nanoseconds: {at_ns!r}")
+    if not fields:
+        raise InvalidPoint(f"point of {measurement!r} has no field")
+    values = ",".join(
+        [f"{escape_key(name)}={encode_field_value(value)}" for name, value in fields.items()]
     )
-    return f"{','.join(parts)} {fields} {point.time_ns}"
+    return f"{_series_key(measurement, tags)} {values} {at_ns}"
 
 
 def encode_batch(points: Iterable[Point]) -> str:

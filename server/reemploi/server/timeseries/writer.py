@@ -101,10 +101,13 @@ class TimeSeriesWriter:
         self.linger_s = linger_s
         self.backoff = backoff or Backoff()
         self._queue: deque[Record | Point] = deque()
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # records queued: the spooler has work
+        self._send_wake = threading.Event()  # batches stored: the sender has work
         self._idle = threading.Condition()
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._spooling = False
+        self._sending = False
         self._next_attempt = 0.0
         self._failures = 0
         self._written_points = 0
@@ -112,15 +115,20 @@ class TimeSeriesWriter:
         self._last_success: datetime | None = None
         self._last_error: SinkError | None = None
         self._last_invalid: str | None = None
-        self._busy = False
 
     # ------------------------------------------------------------ caller side
 
     def start(self) -> TimeSeriesWriter:
-        if self._thread is None:
+        """Two threads: one encodes and stores, one sends; they overlap under load."""
+        if not self._threads:
             self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="timeseries-writer", daemon=True)
-            self._thread.start()
+            self._threads = [
+                threading.Thread(target=self._spool_loop, name="timeseries-spool", daemon=True),
+                threading.Thread(target=self._send_loop, name="timeseries-send", daemon=True),
+            ]
+            for thread in self._threads:
+                thread.start()
+            self._send_wake.set()  # whatever a previous run left in the outbox
         return self
 
     def record(self, record: Record) -> None:
@@ -138,27 +146,34 @@ class TimeSeriesWriter:
         self._wake.set()
 
     def flush(self, timeout_s: float = 30.0) -> bool:
-        """Wait until everything queued so far has reached InfluxDB; False on timeout."""
+        """Wait until everything queued so far has reached InfluxDB; False on timeout.
+
+        Also cuts short a backoff wait: the next attempt is made at once.
+        """
         deadline = time.monotonic() + timeout_s
         self._next_attempt = 0.0
         self._wake.set()
+        self._send_wake.set()
         with self._idle:
             while True:
-                if not self._queue and not self._busy and self.outbox.stats().pending_batches == 0:
+                busy = self._queue or self._spooling or self._sending
+                if not busy and self.outbox.stats().pending_batches == 0:
                     return True
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._thread is None:
+                if remaining <= 0 or not self._threads:
                     return False
                 self._idle.wait(min(remaining, 0.05))
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Stop the thread after a last attempt; unsent points stay in the outbox."""
-        if self._thread is not None:
+        """Stop the threads after a last attempt; unsent points stay in the outbox."""
+        if self._threads:
             self.flush(timeout_s)
             self._stopping = True
             self._wake.set()
-            self._thread.join(timeout_s + 5)
-            self._thread = None
+            self._send_wake.set()
+            for thread in self._threads:
+                thread.join(timeout_s + 5)
+            self._threads = []
         self._spool()  # anything still in memory goes to disk
         self.outbox.close()
         self.sink.close()
@@ -169,7 +184,7 @@ class TimeSeriesWriter:
         if stats.oldest_created_ns is not None:
             oldest = max(0.0, (time.time_ns() - stats.oldest_created_ns) / 1e9)
         error = self._last_error
-        if self._thread is None:
+        if not self._threads:
             status = STATUS_STOPPED
             message = "Écriture des séries temporelles arrêtée / time-series writer stopped"
         elif error is not None and self._failures > 0:
@@ -207,38 +222,56 @@ class TimeSeriesWriter:
 
     # ------------------------------------------------------------ background thread
 
-    def _run(self) -> None:
+    def _set_state(self, spooling: bool | None = None, sending: bool | None = None) -> None:
+        with self._idle:
+            if spooling is not None:
+                self._spooling = spooling
+            if sending is not None:
+                self._sending = sending
+            self._idle.notify_all()
+
+    def _spool_loop(self) -> None:
         while True:
-            timeout = None
-            if self.outbox_has_pending():
-                timeout = max(0.0, self._next_attempt - time.monotonic())
-            self._wake.wait(timeout)
+            self._wake.wait()
             self._wake.clear()
             if self._stopping:
                 return
-            with self._idle:
-                self._busy = True
+            self._set_state(spooling=True)
             try:
                 if self.linger_s and 0 < len(self._queue) < self.batch_size:
                     time.sleep(self.linger_s)  # let a burst gather into one batch
-                self._spool()
-                if time.monotonic() >= self._next_attempt:
-                    self._send_pending()
+                while self._queue and not self._stopping:
+                    self._spool(max_batches=1)
+                    self._send_wake.set()
             except Exception:  # a bug here must not kill the thread
-                log.exception("time-series writer loop failed")
+                log.exception("time-series spooler failed")
             finally:
-                with self._idle:
-                    self._busy = False
-                    self._idle.notify_all()
+                self._set_state(spooling=False)
 
-    def outbox_has_pending(self) -> bool:
-        return self.outbox.stats().pending_batches > 0
+    def _send_loop(self) -> None:
+        while True:
+            timeout = None
+            if self._failures:
+                timeout = max(0.0, self._next_attempt - time.monotonic())
+            self._send_wake.wait(timeout)
+            self._send_wake.clear()
+            if self._stopping:
+                return
+            if time.monotonic() < self._next_attempt:
+                continue
+            self._set_state(sending=True)
+            try:
+                self._send_pending()
+            except Exception:
+                log.exception("time-series sender failed")
+            finally:
+                self._set_state(sending=False)
 
-    def _spool(self) -> None:
-        """Move everything queued in memory to the outbox, in batches of ``batch_size``."""
+    def _spool(self, max_batches: int | None = None) -> None:
+        """Move what is queued in memory to the outbox, in batches of ``batch_size``."""
         bodies: list[tuple[str, int]] = []
         lines: list[str] = []
-        while self._queue:
+        while self._queue and (max_batches is None or len(bodies) < max_batches):
             item = self._queue.popleft()
             try:
                 points = [item] if isinstance(item, Point) else points_of(item)
@@ -256,7 +289,7 @@ class TimeSeriesWriter:
         self.outbox.append(bodies)
 
     def _send_pending(self) -> None:
-        while True:
+        while not self._stopping:
             batches = self.outbox.take(self.batch_size)
             if not batches:
                 return
