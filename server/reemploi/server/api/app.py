@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..db.engine import make_engine, migrate
 from ..ingest.mqtt import BrokerAddress, IngestService
 from ..ingest.pipeline import IngestOptions, IngestPipeline
+from ..market.install import install_market
 from ..registry import Registry
 from ..settings import ServerSettings
 from .live import LiveHub
@@ -67,6 +68,7 @@ def create_app(state: AppState) -> FastAPI:
     )
     app.state.reemploi = state
     app.include_router(router)
+    install_market(app)  # marketplace and coordination web app (issue 8)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
