@@ -47,6 +47,7 @@ SALE = CustodyTransfer(
 def test_a_sale_becomes_a_transfer_a_stage_duration_and_two_site_positions() -> None:
     lines = [encode_point(p) for p in points_of(SALE)]
     at = "1743499815123000042"  # the millisecond of the sale + ledger_seq nanoseconds
+    day = "1743465600000000000"  # site positions: one point per site and UTC day
     assert lines == [
         "custody_transfer,category=laptop,flow=boutique-grenoble>acheteur-cd38,"
         "from_org=asso-atelier,from_site=boutique-grenoble,outcome=reuse,step=retail_selling,"
@@ -54,8 +55,8 @@ def test_a_sale_becomes_a_transfer_a_stage_duration_and_two_site_positions() -> 
         f"count=1i,weight_kg=2.0,co2e_avoided_kg=170.0,reused=1i,recycled=0i {at}",
         "stage_duration,category=laptop,site=boutique-grenoble,step=shipping "
         f"duration_s=259200.0 {at}",
-        f"site,org=asso-atelier,site=boutique-grenoble lat=45.1885,lon=5.7245 {at}",
-        f"site,org=departement-isere,site=acheteur-cd38 lat=45.1875,lon=5.7357 {at}",
+        f"site,org=asso-atelier,site=boutique-grenoble lat=45.1885,lon=5.7245 {day}",
+        f"site,org=departement-isere,site=acheteur-cd38 lat=45.1875,lon=5.7357 {day}",
     ]
 
 

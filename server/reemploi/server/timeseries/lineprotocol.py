@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 FieldValue = int | float | bool | str
 
@@ -120,6 +120,18 @@ def _series_key(measurement: str, tags: Mapping[str, str]) -> str:
     return series
 
 
+_field_prefixes: dict[str, str] = {}
+
+
+def _field_prefix(name: str) -> str:
+    prefix = _field_prefixes.get(name)
+    if prefix is None:
+        prefix = escape_key(name) + "="
+        if len(_field_prefixes) < _CACHE_LIMIT:
+            _field_prefixes[name] = prefix
+    return prefix
+
+
 def encode_point(point: Point) -> str:
     """The line for ``point``, without the trailing newline."""
     measurement, tags, fields, at_ns = point
@@ -127,10 +139,27 @@ def encode_point(point: Point) -> str:
         raise InvalidPoint(f"time_ns must be a 64-bit integer of nanoseconds: {at_ns!r}")
     if not fields:
         raise InvalidPoint(f"point of {measurement!r} has no field")
-    values = ",".join(
-        [f"{escape_key(name)}={encode_field_value(value)}" for name, value in fields.items()]
-    )
-    return f"{_series_key(measurement, tags)} {values} {at_ns}"
+    parts: list[str] = []
+    values: Mapping[str, Any] = fields
+    prefixes = _field_prefixes
+    parts = []
+    for name, value in values.items():
+        # the two common cases inline (this runs for every point), the rest in one place
+        prefix = prefixes.get(name) or _field_prefix(name)
+        kind = type(value)
+        if kind is float and value - value == 0:  # finite (inf - inf and NaN are NaN)
+            parts.append(prefix + repr(value))
+        elif kind is int and _INT_MIN <= value <= _INT_MAX:
+            parts.append(f"{prefix}{value}i")
+        else:
+            parts.append(prefix + encode_field_value(value))
+    try:
+        series = _series_keys.get((measurement, tuple(tags.items())))
+    except TypeError:
+        series = None
+    if series is None:
+        series = _series_key(measurement, tags)
+    return f"{series} {','.join(parts)} {at_ns}"
 
 
 def encode_batch(points: Iterable[Point]) -> str:

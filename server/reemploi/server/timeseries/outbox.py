@@ -93,18 +93,24 @@ class Outbox:
     def take(self, max_points: int) -> list[PendingBatch]:
         """The oldest batches, as many as fit in ``max_points`` (at least one)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, created_ns, points, body, attempts FROM pending ORDER BY id LIMIT 1000"
+            sizes = self._db.execute(
+                "SELECT id, points FROM pending ORDER BY id LIMIT 1000"
             ).fetchall()
-        taken: list[PendingBatch] = []
-        total = 0
-        for row in rows:
-            batch = PendingBatch(*row)
-            if taken and total + batch.points > max_points:
-                break
-            taken.append(batch)
-            total += batch.points
-        return taken
+            chosen: list[int] = []
+            total = 0
+            for batch_id, points in sizes:
+                if chosen and total + points > max_points:
+                    break
+                chosen.append(batch_id)
+                total += points
+            if not chosen:
+                return []
+            rows = self._db.execute(
+                "SELECT id, created_ns, points, body, attempts FROM pending "
+                "WHERE id BETWEEN ? AND ? ORDER BY id",
+                (chosen[0], chosen[-1]),
+            ).fetchall()
+        return [PendingBatch(*row) for row in rows]
 
     def delete(self, ids: Sequence[int]) -> None:
         with self._lock:

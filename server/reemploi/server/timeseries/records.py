@@ -17,7 +17,8 @@ Measurements (see docs/flows.md for the dashboards that read them):
     how long the asset waited in its previous stage. Tags ``step`` (the stage waited in),
     ``site``, ``category``; field ``duration_s``.
 ``site``
-    where a site is, for the map. Tags ``site``, ``org``; fields ``lat``, ``lon``.
+    where a site is, for the map. Tags ``site``, ``org``; fields ``lat``, ``lon``; one
+    point per site and UTC day (stamped at midnight UTC).
 ``stock``
     assets held per site, category and grade at one instant. Field ``count``.
 ``device_status``
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from .lineprotocol import FieldValue, InvalidPoint, Point
 
@@ -43,6 +44,7 @@ OUTCOMES = ("reuse", "recycling", "chain")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NS_PER_MS = 1_000_000
+_NS_PER_DAY = 86_400 * 10**9
 
 
 @dataclass(frozen=True)
@@ -161,14 +163,24 @@ def time_ns(moment: datetime) -> int:
     """Nanoseconds since the Unix epoch; naive datetimes are refused."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidPoint(f"time must carry a time zone: {moment.isoformat()}")
-    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+    delta = moment - _EPOCH
+    return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1000
+
+
+_step_names: dict[str, str] = {}
 
 
 def step_name(step: str) -> str:
     """``https://ref.gs1.org/cbv/BizStep-receiving`` → ``receiving``; bare words unchanged."""
-    if "BizStep-" in step:
-        return step.rsplit("BizStep-", 1)[1]
-    return step.rstrip("/").rsplit("/", 1)[-1]
+    name = _step_names.get(step)
+    if name is None:
+        if "BizStep-" in step:
+            name = step.rsplit("BizStep-", 1)[1]
+        else:
+            name = step.rstrip("/").rsplit("/", 1)[-1]
+        if len(_step_names) < 1000:
+            _step_names[step] = name
+    return name
 
 
 def outcome_of(step: str) -> str:
@@ -198,10 +210,19 @@ def _number(name: str, value: float) -> float:
     return number
 
 
+_site_parts: dict[tuple[str, str, GeoPoint], tuple[dict[str, str], dict[str, FieldValue]]] = {}
+
+
 def _site_point(site: str, org: str, location: GeoPoint, at_ns: int) -> Point:
-    return Point(
-        "site", {"site": site, "org": org}, {"lat": location.lat, "lon": location.lon}, at_ns
-    )
+    """Where a site is, stamped at the start of the UTC day: one point per site and day,
+    whatever the number of transfers (the writer skips the repeats)."""
+    key = (site, org, location)
+    parts = _site_parts.get(key)
+    if parts is None:  # shared, never mutated: sites are few and repeat at every transfer
+        parts = ({"site": site, "org": org}, {"lat": location.lat, "lon": location.lon})
+        if len(_site_parts) < 10_000:
+            _site_parts[key] = parts
+    return Point("site", parts[0], parts[1], at_ns - at_ns % _NS_PER_DAY)
 
 
 def transfer_points(transfer: CustodyTransfer) -> list[Point]:

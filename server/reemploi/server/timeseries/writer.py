@@ -33,6 +33,7 @@ STATUS_OK = "ok"
 STATUS_RETRYING = "retrying"  # InfluxDB unreachable or failing: points wait in the outbox
 STATUS_REFUSED = "refused"  # InfluxDB refuses our writes (token, database, bucket)
 STATUS_STOPPED = "stopped"
+_RECENT_SITES_LIMIT = 50_000
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class TimeSeriesWriter:
         self._last_success: datetime | None = None
         self._last_error: SinkError | None = None
         self._last_invalid: str | None = None
+        self._recent_sites: set[str] = set()  # site lines already spooled (identical → skip)
 
     # ------------------------------------------------------------ caller side
 
@@ -275,7 +277,16 @@ class TimeSeriesWriter:
             item = self._queue.popleft()
             try:
                 points = [item] if isinstance(item, Point) else points_of(item)
-                lines.extend(encode_point(point) for point in points)
+                for point in points:
+                    line = encode_point(point)
+                    if point.measurement == "site":
+                        # the same site, place and day: writing it again changes nothing
+                        if line in self._recent_sites:
+                            continue
+                        if len(self._recent_sites) >= _RECENT_SITES_LIMIT:
+                            self._recent_sites.clear()
+                        self._recent_sites.add(line)
+                    lines.append(line)
             except (InvalidPoint, TypeError, ValueError, AttributeError) as exc:
                 self._invalid_records += 1
                 self._last_invalid = f"enregistrement invalide ignoré / invalid record: {exc}"

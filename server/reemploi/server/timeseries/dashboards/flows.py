@@ -20,10 +20,10 @@ from .panels import (
     unit_override,
 )
 
-# Nodes: every site seen in the period, with its coordinates.
+# Nodes: every known site with its latest position (one point per site and day, so
+# the whole history is small; not limited to the period, a quiet site stays on the map).
 SITES_QUERY = (
-    'SELECT last("lat") AS "latitude", last("lon") AS "longitude" FROM "site" '
-    'WHERE $timeFilter GROUP BY "site"'
+    'SELECT last("lat") AS "latitude", last("lon") AS "longitude" FROM "site" GROUP BY "site"'
 )
 # Edges: one per (from, to) pair, "mainstat" = assets moved, "secondarystat" = kg.
 FLOWS_QUERY = (
@@ -131,7 +131,7 @@ def flow_map() -> geomap.Panel:
         "la flèche suit le nombre d'équipements transférés sur la période choisie.",
         "short",
         [
-            InfluxQL(SITES_QUERY, ref_id="A", table=True),
+            InfluxQL(SITES_QUERY, ref_id="A", table=True, all_time=True),
             InfluxQL(FLOWS_QUERY, ref_id="B", table=True),
         ],
     )

@@ -48,12 +48,22 @@ class InfluxQLQuery(cogvariants.Dataquery):
 
 
 class InfluxQL(cogbuilder.Builder[InfluxQLQuery]):
-    """``InfluxQL('SELECT …', ref_id="A", table=True, alias="$tag_step")``."""
+    """``InfluxQL('SELECT …', ref_id="A", table=True, alias="$tag_step")``.
+
+    Every query is limited by ``$timeFilter`` unless ``all_time=True`` says otherwise on
+    purpose (small reference data such as site positions).
+    """
 
     def __init__(
-        self, query: str, *, ref_id: str = "A", table: bool = False, alias: str | None = None
+        self,
+        query: str,
+        *,
+        ref_id: str = "A",
+        table: bool = False,
+        alias: str | None = None,
+        all_time: bool = False,
     ) -> None:
-        if "$timeFilter" not in query and not query.startswith("SHOW"):
+        if "$timeFilter" not in query and not all_time:
             raise ValueError(f"a panel query must be limited by $timeFilter: {query}")
         self._query = InfluxQLQuery(ref_id, query, TABLE if table else TIME_SERIES, alias)
 
