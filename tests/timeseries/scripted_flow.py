@@ -32,7 +32,7 @@ SITES = {
     "atelier-fontaine": ("asso-atelier", GeoPoint(45.1927, 5.6857)),
     "boutique-grenoble": ("asso-atelier", GeoPoint(45.1885, 5.7245)),
     "recyclage-pont-de-claix": ("recycleur-alpes", GeoPoint(45.1214, 5.6981)),
-    "acheteur-cd38": ("departement-isere", GeoPoint(45.1875, 5.7357)),
+    "acheteur-cd38": ("departement-isere", GeoPoint(45.1665, 5.7655)),
 }
 CATEGORIES = {
     # category: (weight kg, manufacturing footprint kg CO2e, ADEME/Arcep 2022)

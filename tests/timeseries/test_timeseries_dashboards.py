@@ -5,6 +5,7 @@ returns the series the panel expects."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 from collections import Counter, defaultdict
@@ -531,6 +532,39 @@ def test_dashboard_variables_list_the_values_present(filled: tuple[InfluxTarget,
             expected = set(CATEGORIES) if variable["name"] == "categorie" else set(SITES)
             assert values == expected, variable["name"]
             assert variable["allValue"] == ".*" and variable["includeAll"] is True
+
+
+PREVIEW = Path(__file__).resolve().parents[2] / "docs" / "images" / "flux-apercu.svg"
+
+
+def test_flow_map_preview_in_the_docs_is_drawn_from_the_panel_queries(
+    filled: tuple[InfluxTarget, Flow], tmp_path: Path
+) -> None:
+    target, flow = filled
+    out = tmp_path / "map.svg"
+    argv = [
+        "preview",
+        "--influx-url",
+        target.url,
+        "--database",
+        target.database,
+        "--start",
+        START.isoformat(),
+        "--end",
+        END.isoformat(),
+        "--out",
+        str(out),
+    ]
+    assert dashboards_main(argv) == 0
+    svg = out.read_text(encoding="utf-8")
+    for site in SITES:
+        assert f"<title>{site}</title>" in svg
+    moves = Counter((t.from_site, t.to_site) for t in flow.transfers if t.from_site != t.to_site)
+    assert svg.count("<line ") == len(moves)
+    assert "atelier-fontaine → boutique-grenoble : 9 équipements" in svg
+    if os.environ.get("REEMPLOI_UPDATE_PREVIEW"):
+        PREVIEW.write_text(svg, encoding="utf-8")
+    assert PREVIEW.read_text(encoding="utf-8") == svg, "REEMPLOI_UPDATE_PREVIEW=1 to refresh"
 
 
 def test_generate_command_writes_into_a_folder(tmp_path: Path) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
+from .dashboards.preview import query_map_data, render_flow_map
 from .dashboards.publish import differences, push, write_generated
 
 
@@ -28,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     ):
         command = sub.add_parser(name, help=text)
         command.add_argument("--dir", type=Path, default=Path("dashboards"))
+    preview = sub.add_parser("preview", help="aperçu SVG de la carte / flow-map SVG preview")
+    preview.add_argument("--influx-url", required=True)
+    preview.add_argument("--database", required=True)
+    preview.add_argument("--start", type=datetime.fromisoformat, required=True)
+    preview.add_argument("--end", type=datetime.fromisoformat, required=True)
+    preview.add_argument("--out", type=Path, required=True)
     push_cmd = sub.add_parser("push", help="envoie à un Grafana / push to a running Grafana")
     push_cmd.add_argument("--url", default=os.environ.get("GRAFANA_URL"))
     push_cmd.add_argument("--timeout", type=float, default=10.0)
@@ -45,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
             print("lancez / run: reemploi-dashboards generate", file=sys.stderr)
         return 1 if problems else 0
 
+    if args.command == "preview":
+        nodes, edges = query_map_data(args.influx_url, args.database, args.start, args.end)
+        args.out.write_text(render_flow_map(nodes, edges), encoding="utf-8")
+        print(args.out)
+        return 0
     if not args.url:
         parser.error("--url ou / or GRAFANA_URL requis / required")
     token = os.environ.get("GRAFANA_TOKEN")
