@@ -14,7 +14,7 @@ from sqlalchemy import Connection, insert, select
 from reemploi.domain.custody import AssetState, Holder, Step, custody_event
 
 from . import ledger
-from .db.tables import assets, devices, organisations, sites, tags
+from .db.tables import assets, devices, organisations, sites, sun_tags, tags
 
 
 @dataclass(frozen=True)
@@ -177,3 +177,11 @@ def declare_asset(conn: Connection, item: Declaration, when: datetime | None = N
         ],
     )
     return asset_id
+
+
+def register_sun_tag(conn: Connection, uid_hex: str, asset_id: int) -> None:
+    """Pair an NTAG 424 DNA (7-byte UID, upper-case hex) with an asset."""
+    uid = uid_hex.upper()
+    if len(uid) != 14 or any(c not in "0123456789ABCDEF" for c in uid):
+        raise ValueError("UID NTAG 424 DNA : 7 octets en hexadécimal attendus")
+    conn.execute(insert(sun_tags).values(uid=uid, asset_id=asset_id, last_counter=None))

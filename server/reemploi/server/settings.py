@@ -6,6 +6,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from reemploi.domain.sun import SunKeys
+
 
 class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REEMPLOI_", env_file=".env", extra="ignore")
@@ -25,6 +27,36 @@ class ServerSettings(BaseSettings):
     clock_tolerance_s: int = Field(default=300, description="device clock ahead of ours")
     clock_max_age_s: int = Field(default=7 * 24 * 3600, description="oldest plausible tap")
     ingest_batch_max: int = 2000
+    sun_meta_read_key: SecretStr | None = Field(
+        default=None, description="NTAG 424 DNA SDMMetaReadKey, 32 hex characters"
+    )
+    sun_file_master_key: SecretStr | None = Field(
+        default=None, description="master key the per-tag SDMFileRead keys derive from (hex)"
+    )
+
+    @field_validator("sun_meta_read_key", "sun_file_master_key")
+    @classmethod
+    def _aes_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value()
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raise ValueError("clé SUN : 32 caractères hexadécimaux attendus") from None
+        if len(raw) != 16:
+            raise ValueError("clé SUN : 32 caractères hexadécimaux attendus (AES-128)")
+        if raw == bytes(16):
+            raise ValueError("clé SUN nulle (clé d'usine) refusée : diversifiez vos clés")
+        return value
+
+    def sun_keys(self) -> SunKeys | None:
+        if self.sun_meta_read_key is None or self.sun_file_master_key is None:
+            return None
+        return SunKeys(
+            bytes.fromhex(self.sun_meta_read_key.get_secret_value()),
+            bytes.fromhex(self.sun_file_master_key.get_secret_value()),
+        )
 
     @field_validator("sqlite_synchronous")
     @classmethod

@@ -37,7 +37,9 @@ def build_state(settings: ServerSettings, *, with_ingest: bool = True) -> AppSta
         pipeline = IngestPipeline(
             engine,
             state.registry,
-            IngestOptions(settings.clock_tolerance_s, settings.clock_max_age_s),
+            IngestOptions(
+                settings.clock_tolerance_s, settings.clock_max_age_s, settings.sun_keys()
+            ),
         )
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         state.ingest = IngestService(

@@ -164,3 +164,14 @@ ingest_counters = Table(
     Column("name", String(60), primary_key=True),
     Column("count", BigInteger, nullable=False),
 )
+
+# NTAG 424 DNA anti-clone tags: UID → asset, and the last SUN counter accepted (replays of
+# a counter not greater than it are refused).
+sun_tags = Table(
+    "sun_tags",
+    metadata,
+    Column("uid", String(14), primary_key=True),
+    Column("asset_id", Integer, ForeignKey("assets.id"), nullable=False, index=True),
+    Column("last_counter", Integer, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+)

@@ -20,13 +20,14 @@ from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 
 from reemploi.domain.custody import AssetState, Holder, IllegalTransition, Step, custody_event
 from reemploi.domain.custody import next_state as custody_next_state
+from reemploi.domain.sun import SunKeys
 from reemploi.protocol import wire
 
 from .. import ledger
 from ..db.tables import assets, dead_letters, devices, sightings
 from ..registry import Registry
 from .counters import bump
-from .resolve import TagResolver
+from .resolve import Resolution, TagResolver, canonical_giai
 from .rules import event_time, tap_step
 
 
@@ -81,6 +82,7 @@ class _AssetView:
 class IngestOptions:
     clock_tolerance_s: int = 300
     clock_max_age_s: int = 7 * 24 * 3600
+    sun_keys: SunKeys | None = None  # anti-clone tags refused when not configured
 
 
 def _guess_ack_fields(payload: bytes) -> tuple[int, str]:
@@ -101,7 +103,7 @@ class IngestPipeline:
         self.engine = engine
         self.registry = registry
         self.options = options
-        self.resolver = TagResolver()
+        self.resolver = TagResolver(options.sun_keys)
 
     # ------------------------------------------------------------------ entry point
 
@@ -125,6 +127,8 @@ class _Batch:
         self.event_sighting: list[int] = []  # index into sighting_rows per event
         self.status_rows: dict[str, dict[str, Any]] = {}
         self.asset_views: dict[int, _AssetView] = {}
+        self.asset_by_epc: dict[str, int] = {}  # prefetched for the batch's GIAI links
+        self.epc_of_data: dict[str, str | None] = {}
         self.touched: set[int] = set()
 
     # ------------------------------------------------------------------ helpers
@@ -240,6 +244,7 @@ class _Batch:
             )
         ):
             taken_pairs.add((pair.device_id, int(pair.seq)))
+        self.prefetch_assets(conn, [scan for _, _, scan in scans])
         for msg, site, scan in scans:
             previous = seen_keys.get(scan.key)
             if previous is not None:
@@ -265,6 +270,49 @@ class _Batch:
             seen_keys[scan.key] = (result, reason)
             taken_pairs.add((scan.device, scan.seq))
             self.ack(site, scan.device, wire.Ack(scan.seq, scan.key, result, reason))
+
+    def prefetch_assets(self, conn: Connection, scans: list[wire.Scan]) -> None:
+        """One query for the assets behind the batch's Digital Links (NDEF, QR) instead
+        of two per scan; the batch writes assets only at the end, so views read now are
+        the ones :meth:`asset_view` would have read."""
+        for scan in scans:
+            if scan.kind in _LINK_KINDS and scan.data not in self.epc_of_data:
+                self.epc_of_data[scan.data] = canonical_giai(scan.data)
+        epcs = {epc for epc in self.epc_of_data.values() if epc is not None}
+        if not epcs:
+            return
+        for row in conn.execute(
+            select(
+                assets.c.id,
+                assets.c.epc,
+                assets.c.category,
+                assets.c.state,
+                assets.c.holder_org_id,
+                assets.c.holder_site_id,
+            ).where(assets.c.epc.in_(epcs))
+        ):
+            self.asset_by_epc[row.epc] = row.id
+            self.asset_views.setdefault(
+                row.id,
+                _AssetView(
+                    row.id,
+                    row.epc,
+                    row.category,
+                    AssetState(row.state),
+                    row.holder_org_id,
+                    row.holder_site_id,
+                ),
+            )
+
+    def resolve(self, conn: Connection, kind: str, data: str) -> Resolution:
+        """:meth:`TagResolver.resolve`, answered from the prefetch for Digital Links."""
+        if kind in _LINK_KINDS and data in self.epc_of_data:
+            epc = self.epc_of_data[data]
+            if epc is None:
+                return Resolution(None, "not_an_asset_link")
+            found = self.asset_by_epc.get(epc)
+            return Resolution(found, None if found else "unknown_tag")
+        return self.p.resolver.resolve(conn, kind, data)
 
     def asset_view(self, conn: Connection, asset_id: int) -> _AssetView:
         view = self.asset_views.get(asset_id)
@@ -317,7 +365,11 @@ class _Batch:
             "anomaly": anomaly,
         }
         self.sighting_rows.append(row)
-        resolved = self.p.resolver.resolve(conn, scan.kind, scan.data)
+        resolved = self.resolve(conn, scan.kind, scan.data)
+        if resolved.refused:
+            row["result"], row["reason"] = wire.RESULT_REJECTED, resolved.reason
+            self.count(f"rejected:{resolved.reason}")
+            return row["result"], row["reason"]
         if resolved.asset_id is None:
             row["result"], row["reason"] = wire.RESULT_UNKNOWN_TAG, resolved.reason
             self.count("unknown_tag")
@@ -429,6 +481,9 @@ class _Batch:
                     site_to=new.site_to,
                 )
             )
+
+
+_LINK_KINDS = (wire.KIND_NDEF_URI, wire.KIND_QR)  # resolved by GIAI (see resolve.py)
 
 
 def _bind(name: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import reemploi.server.db.market_tables  # noqa: F401  (registers the marketplace tables)
 from reemploi.server.db.tables import metadata
 
 config = context.config
