@@ -40,6 +40,21 @@ def test_every_board_file_compiles_for_xtensawin(tmp_path: Path) -> None:
     assert total <= 80 * 1024, f"compiled firmware is {total} bytes > 80 KiB"
 
 
+def test_pyright_config_covers_every_board_file() -> None:
+    """Only the PC-side simulator may be left out of the type check (board.py included)."""
+    config = json.loads((ROOT / "firmware" / "pyrightconfig.json").read_text())
+    firmware = ROOT / "firmware"
+    excluded = [firmware / e for e in config.get("exclude", [])]
+    skipped = [
+        src
+        for src, _ in MANIFEST["FILES"]
+        if (ROOT / src).is_relative_to(firmware)
+        and any((ROOT / src) == e or (ROOT / src).is_relative_to(e) for e in excluded)
+    ]
+    assert not skipped, f"board files left out of pyright: {skipped}"
+    assert config["exclude"] == ["lib/reader/sim"], config["exclude"]
+
+
 def test_pyright_checks_firmware_against_esp32_stubs() -> None:
     """firmware/pyrightconfig.json, with MicroPython's stdlib stubs as typeshed."""
     pyright = BIN / "pyright"

@@ -9,8 +9,8 @@ try:
     from micropython import const
 except ImportError:  # CPython (tests, tools)
 
-    def const(value):
-        return value
+    def const(__value):  # positional-only, like micropython.const (pyright checks it)
+        return __value
 
 
 # SPI bus (VSPI) shared by the RC522 module and the PN532 board
