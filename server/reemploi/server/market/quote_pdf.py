@@ -45,6 +45,7 @@ def quote_pdf(lot: Any, buyer_name: str, units: list[dict[str, Any]], cfg: Marke
         title=f"Devis {lot.quote_number}",
         author=cfg.operator_name,
         lang="fr-FR",
+        pageCompression=0,  # plain text streams: searchable, and checked by the tests
         leftMargin=18 * mm,
         rightMargin=18 * mm,
     )
