@@ -1,0 +1,248 @@
+"""Simulated readers for the benchmark: one paho client each (TCP_NODELAY, QoS 1), a
+protocol v1 scan per tap, the ack decoded on the reader's ack topic.
+
+Two ways to drive them:
+
+* :meth:`Fleet.burst` — as fast as the system acks, each reader keeping at most
+  ``window`` scans unacknowledged (a reader's offline queue); throughput is counted from
+  the first send to the last ack.
+* :meth:`Fleet.paced` — one scan every ``1/rate`` seconds, readers in turn. Latency is
+  measured from each scan's *scheduled* send time, so a sender that falls behind (or a
+  system that stalls it) shows up in the figures instead of being hidden (no coordinated
+  omission).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from _workload import Plan, ReaderPlan
+
+from reemploi.protocol import wire
+from reemploi.server.ingest.mqtt import BrokerAddress, make_client
+
+
+@dataclass
+class RunResult:
+    """What the readers saw during one run."""
+
+    scans: int = 0
+    acked_once: int = 0
+    acked_twice: int = 0  # acks for a scan already acked (doubled)
+    stray_acks: int = 0  # acks for no scan we sent, or with the wrong key
+    missing: int = 0  # scans never acked
+    results: Counter[str] = field(default_factory=Counter)  # "accepted/None", …
+    first_send: float = 0.0
+    last_ack: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def elapsed_s(self) -> float:
+        return max(self.last_ack - self.first_send, 1e-9)
+
+    @property
+    def throughput(self) -> float:
+        return self.acked_once / self.elapsed_s
+
+
+class _Reader:
+    def __init__(
+        self, address: BrokerAddress, device: str, site: str, tag: str, first_seq: int
+    ) -> None:
+        self.device = device
+        self.site = site
+        self.scan_topic = wire.topic(site, device, "scan")
+        self.lock = threading.Lock()
+        self.next_seq = first_seq
+        self.sent: dict[int, tuple[float, str]] = {}  # seq → (reference time, key)
+        self.acked: Counter[int] = Counter()
+        self.results: Counter[str] = Counter()
+        self.latencies: list[float] = []
+        self.stray = 0
+        self.last_ack = 0.0
+        self.inflight = 0
+        self.wake: threading.Condition | None = None
+        self.subscribed = threading.Event()
+        self.client = make_client(address, f"bench-{tag}-{device}"[:60], clean_session=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *_a: self.subscribed.set()
+        self.client.on_message = self._on_message
+        self.address = address
+
+    def _on_connect(self, client: mqtt.Client, *_args: Any) -> None:
+        client.subscribe(wire.topic(self.site, self.device, "ack"), qos=1)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        now = time.perf_counter()
+        try:
+            ack = wire.decode_ack(msg.payload)
+        except wire.MalformedMessage:
+            with self.lock:
+                self.stray += 1
+            return
+        with self.lock:
+            sent = self.sent.get(ack.seq)
+            if sent is None or sent[1] != ack.key:
+                self.stray += 1
+                return
+            self.acked[ack.seq] += 1
+            if self.acked[ack.seq] > 1:
+                return
+            self.results[f"{ack.result}/{ack.reason}"] += 1
+            self.latencies.append((now - sent[0]) * 1000.0)
+            self.last_ack = now
+            self.inflight -= 1
+        if self.wake is not None:
+            with self.wake:
+                self.wake.notify()
+
+    def start(self) -> None:
+        self.client.connect(self.address.host, self.address.port, keepalive=60)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def send(self, uri: str, reference: float) -> None:
+        with self.lock:
+            seq = self.next_seq
+            self.next_seq += 1
+            scan = wire.Scan(
+                self.device, seq, wire.KIND_NDEF_URI, uri, None, int(time.time() * 1e3)
+            )
+            self.sent[seq] = (reference, scan.key)
+            self.inflight += 1
+        self.client.publish(self.scan_topic, wire.encode_scan(scan), qos=1)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.sent.clear()
+            self.acked.clear()
+            self.results.clear()
+            self.latencies.clear()
+            self.stray = 0
+            self.inflight = 0
+            self.last_ack = 0.0
+
+
+class Fleet:
+    """``with Fleet(address, plan.readers, tag, first_seq) as fleet:`` → ``fleet.burst(…)``.
+
+    Sequence numbers start at ``first_seq`` so that runs against the same ledger never
+    reuse one (the server would refuse it as a replay).
+    """
+
+    def __init__(
+        self, address: BrokerAddress, readers: Sequence[ReaderPlan], tag: str, first_seq: int
+    ) -> None:
+        self.readers = {
+            r.device: _Reader(address, r.device, r.site, tag, first_seq) for r in readers
+        }
+
+    def __enter__(self) -> Fleet:
+        for reader in self.readers.values():
+            reader.start()
+        for reader in self.readers.values():
+            if not reader.subscribed.wait(10):
+                raise RuntimeError(f"{reader.device}: pas d'abonnement aux acks")
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for reader in self.readers.values():
+            reader.stop()
+
+    # ------------------------------------------------------------------ drives
+
+    def burst(self, plan: Plan, window: int, timeout_s: float) -> RunResult:
+        self._reset()
+        wake = threading.Condition()
+        queues = [(self.readers[r.device], list(r.taps)) for r in plan.readers]
+        for reader, _ in queues:
+            reader.wake = wake
+        position = dict.fromkeys(range(len(queues)), 0)
+        first = time.perf_counter()
+        while position:
+            sent_any = False
+            for index in list(position):
+                reader, taps = queues[index]
+                while reader.inflight < window and position[index] < len(taps):
+                    reader.send(taps[position[index]].uri, time.perf_counter())
+                    position[index] += 1
+                    sent_any = True
+                if position[index] == len(taps):
+                    del position[index]
+            if not sent_any and position:
+                with wake:
+                    wake.wait(0.01)
+        for reader, _ in queues:
+            reader.wake = None
+        return self._collect(plan, first, timeout_s)
+
+    def paced(self, plan: Plan, rate: float, timeout_s: float) -> RunResult:
+        self._reset()
+        order: list[tuple[_Reader, str]] = []
+        queues = [(self.readers[r.device], r.taps) for r in plan.readers]
+        longest = max(len(taps) for _, taps in queues)
+        for i in range(longest):
+            for reader, taps in queues:
+                if i < len(taps):
+                    order.append((reader, taps[i].uri))
+        start = time.perf_counter() + 0.05
+        for i, (reader, uri) in enumerate(order):
+            due = start + i / rate
+            while True:
+                ahead = due - time.perf_counter()
+                if ahead <= 0:
+                    break
+                time.sleep(ahead)  # no spinning: the load shares the 2 cores
+            reader.send(uri, due)
+        return self._collect(plan, start, timeout_s)
+
+    # ------------------------------------------------------------------ results
+
+    def _reset(self) -> None:
+        for reader in self.readers.values():
+            reader.reset()
+
+    def _collect(self, plan: Plan, first: float, timeout_s: float) -> RunResult:
+        total = plan.scans
+        deadline = time.monotonic() + timeout_s
+        last_progress = (time.monotonic(), -1)
+        while time.monotonic() < deadline:
+            done = sum(len(r.acked) for r in self.readers.values())
+            if done >= total:
+                break
+            if done != last_progress[1]:
+                last_progress = (time.monotonic(), done)
+            elif time.monotonic() - last_progress[0] > 20:
+                break  # nothing acked for 20 s: report what is missing
+            time.sleep(0.02)
+        time.sleep(0.2)  # let a doubled ack arrive, if any would
+        out = RunResult(scans=total, first_send=first)
+        for reader in self.readers.values():
+            with reader.lock:
+                out.acked_once += len(reader.acked)
+                out.acked_twice += sum(n - 1 for n in reader.acked.values())
+                out.stray_acks += reader.stray
+                out.missing += len(reader.sent) - len(reader.acked)
+                out.results.update(reader.results)
+                out.latencies_ms.extend(reader.latencies)
+                out.last_ack = max(out.last_ack, reader.last_ack)
+        return out
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100) of ``values``; NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(q / 100.0 * len(ordered))))
+    return ordered[rank - 1]

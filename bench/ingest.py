@@ -1,0 +1,268 @@
+"""Benchmark of durable ingest: scan → Mosquitto → committed in the ledger → ack.
+
+    .venv/bin/python bench/ingest.py                 # 50,000 scans, 10 readers, ~3 min
+    .venv/bin/python bench/ingest.py --postgres      # also the real system on PostgreSQL
+    .venv/bin/python bench/ingest.py --quick --json out.json
+
+Starts its own Mosquitto (tests/support/services.py: 127.0.0.1, free port,
+``set_tcp_nodelay true``, ``max_queued_messages 0`` and ``max_inflight_messages 0``, i.e.
+unlimited, because the defaults 1000 and 20 drop or throttle QoS 1 bursts). Then, side by
+side and phase by phase in the same run:
+
+* the raw ceiling (bench/_ceiling.py): a bare paho subscriber that group-commits plain rows
+  to SQLite (``synchronous=FULL``) and acks each scan after its commit;
+* the real system: ``IngestService`` → ``IngestPipeline`` → ledger, SQLite with
+  ``synchronous=FULL`` (and with ``--postgres``, PostgreSQL with its defaults).
+
+Phases: maximum sustained throughput over ``--scans`` scans (first send → last ack), then
+ack latency paced at 500 and 1,000 scans/s, measured from each scan's scheduled send time.
+Counts prove that every scan was acked exactly once and stored exactly once. Exit status 1
+when a count is wrong; targets not met are reported, not turned into a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # tests/support: the throwaway services
+
+from _ceiling import RawCeiling, forget_session  # noqa: E402
+from _fleet import Fleet, RunResult, percentile  # noqa: E402
+from _report import render_table, targets  # noqa: E402
+from _workload import LedgerCounts, Plan, ledger_counts, make_plan, open_database, stage  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
+from support.services import Mosquitto, MosquittoSettings, Postgres  # noqa: E402
+
+from reemploi.server.ingest.mqtt import BrokerAddress, IngestService  # noqa: E402
+from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline  # noqa: E402
+from reemploi.server.registry import Registry  # noqa: E402
+
+CEILING = "ceiling"
+REAL_SQLITE = "real-sqlite"
+REAL_POSTGRES = "real-postgres"
+BURST = "burst"
+
+
+@dataclass
+class Measure:
+    """One system in one phase: what the readers saw and what the store holds."""
+
+    system: str
+    phase: str
+    run: RunResult
+    stored: int  # rows stored (ledger sightings or ceiling rows)
+    distinct: int  # distinct stored scans
+    events: int | None = None  # custody events chained (real system only)
+    expected_events: int | None = None
+    dead_letters: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        run = self.run
+        if run.acked_once != run.scans:
+            self.problems.append(f"{run.scans - run.acked_once} scans sans ack (perdus)")
+        if run.acked_twice:
+            self.problems.append(f"{run.acked_twice} acks en double")
+        if run.stray_acks:
+            self.problems.append(f"{run.stray_acks} acks inattendus")
+        if self.stored != run.scans or self.distinct != run.scans:
+            self.problems.append(f"{self.stored} lignes / {self.distinct} distinctes ≠ {run.scans}")
+        if self.events != self.expected_events:
+            self.problems.append(f"{self.events} événements ≠ {self.expected_events} attendus")
+        if self.dead_letters:
+            self.problems.append(f"{self.dead_letters} lettres mortes")
+        if self.system != CEILING and self.expected_events is not None:
+            firsts = run.results.get("accepted/None", 0)
+            repeats = run.results.get("accepted/already_recorded", 0)
+            if firsts != self.expected_events or firsts + repeats != run.scans:
+                self.problems.append(f"résultats des acks inattendus : {dict(run.results)}")
+
+    def as_json(self) -> dict[str, Any]:
+        lat = self.run.latencies_ms
+        return {
+            "system": self.system,
+            "phase": self.phase,
+            "scans": self.run.scans,
+            "acked_once": self.run.acked_once,
+            "acked_twice": self.run.acked_twice,
+            "stray_acks": self.run.stray_acks,
+            "missing": self.run.missing,
+            "stored": self.stored,
+            "distinct": self.distinct,
+            "events": self.events,
+            "expected_events": self.expected_events,
+            "dead_letters": self.dead_letters,
+            "elapsed_s": round(self.run.elapsed_s, 3),
+            "throughput": round(self.run.throughput, 1),
+            "p50_ms": round(percentile(lat, 50), 3),
+            "p99_ms": round(percentile(lat, 99), 3),
+            "max_ms": round(max(lat), 3) if lat else None,
+            "results": dict(self.run.results),
+            "ok": not self.problems,
+            "problems": self.problems,
+        }
+
+
+Driver = Callable[[Fleet], RunResult]
+
+
+def run_ceiling(
+    address: BrokerAddress, folder: Path, phase: Plan, drive: Driver, first_seq: int
+) -> Measure:
+    client_id = "bench-ceiling"
+    ceiling = RawCeiling(address, folder / f"ceiling-{phase.name}.db", client_id)
+    ceiling.start()
+    try:
+        with Fleet(address, phase.readers, "c", first_seq) as fleet:
+            run = drive(fleet)
+    finally:
+        ceiling.stop()
+        forget_session(address, client_id)
+    rows, distinct = ceiling.counts()
+    measure = Measure(CEILING, phase.name, run, rows, distinct)
+    measure.check()
+    return measure
+
+
+def run_real(
+    system: str, engine: Engine, address: BrokerAddress, phase: Plan, drive: Driver, first_seq: int
+) -> Measure:
+    client_id = f"bench-{system}"
+    before = ledger_counts(engine)
+    pipeline = IngestPipeline(engine, Registry(), IngestOptions())
+    service = IngestService(pipeline, address, client_id=client_id, batch_max=2000)
+    service.start()
+    try:
+        with Fleet(address, phase.readers, system[5:6], first_seq) as fleet:
+            run = drive(fleet)
+        service.wait_idle(10)
+    finally:
+        service.stop()
+        forget_session(address, client_id)
+    delta: LedgerCounts = ledger_counts(engine).minus(before)
+    measure = Measure(
+        system,
+        phase.name,
+        run,
+        delta.sightings,
+        delta.sightings,  # unique (key) and (device, seq) in the schema
+        delta.events,
+        phase.first_taps,
+        delta.dead_letters,
+    )
+    measure.check()
+    return measure
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench/ingest.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--scans", type=int, default=50_000, help="scans of the throughput run")
+    parser.add_argument("--readers", type=int, default=10, help="simulated readers (1-10)")
+    parser.add_argument(
+        "--paced-seconds", type=float, default=10.0, help="length of each paced run"
+    )
+    parser.add_argument("--rates", default="500,1000", help="paced rates, scans/s")
+    parser.add_argument("--window", type=int, default=200, help="unacked scans per reader")
+    parser.add_argument(
+        "--first-share", type=float, default=0.5, help="share of first taps (custody events)"
+    )
+    parser.add_argument("--postgres", action="store_true", help="also PostgreSQL (defaults)")
+    parser.add_argument("--quick", action="store_true", help="small numbers (smoke test)")
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.scans = min(args.scans, 1000)
+        args.paced_seconds = min(args.paced_seconds, 1.0)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    rates = [int(r) for r in args.rates.split(",") if r]
+    phases = [make_plan(BURST, args.scans, args.readers, args.first_share, args.seed)]
+    phases += [
+        make_plan(
+            f"paced-{r}", int(r * args.paced_seconds), args.readers, args.first_share, args.seed
+        )
+        for r in rates
+    ]
+    drivers: dict[str, Driver] = {
+        BURST: lambda f: f.burst(phases[0], args.window, timeout_s=max(120, args.scans / 200))
+    }
+    for rate, plan in zip(rates, phases[1:], strict=True):
+        drivers[plan.name] = lambda f, p=plan, r=rate: f.paced(
+            p, r, timeout_s=args.paced_seconds + 60
+        )
+    folder = Path(tempfile.mkdtemp(prefix="reemploi-bench-"))
+    settings = MosquittoSettings(max_queued_messages=0, max_inflight_messages=0)
+    postgres: Postgres | None = None
+    measures: list[Measure] = []
+    try:
+        with Mosquitto(settings) as broker:
+            address = BrokerAddress(broker.host, broker.port, False)
+            engines: dict[str, Engine] = {}
+            print(
+                f"Préparation : {sum(p.first_taps for p in phases)} biens par système…", flush=True
+            )
+            engines[REAL_SQLITE] = open_database(f"sqlite:///{folder / 'ledger.db'}", "FULL")
+            if args.postgres:
+                postgres = Postgres()
+                postgres.start()
+                engines[REAL_POSTGRES] = open_database(postgres.url)
+            for engine in engines.values():
+                stage(engine, phases)
+            for index, phase in enumerate(phases):
+                first_seq = (index + 1) * 10_000_000
+                drive = drivers[phase.name]
+                print(f"Phase {phase.name} ({phase.scans} lectures)…", flush=True)
+                measures.append(run_ceiling(address, folder, phase, drive, first_seq))
+                for system, engine in engines.items():
+                    measures.append(run_real(system, engine, address, phase, drive, first_seq))
+            for engine in engines.values():
+                engine.dispose()
+    finally:
+        if postgres is not None:
+            postgres.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    context = {
+        "scans": args.scans,
+        "readers": args.readers,
+        "window": args.window,
+        "rates": rates,
+        "paced_seconds": args.paced_seconds,
+        "first_share": args.first_share,
+        "broker": "mosquitto, max_queued_messages 0, max_inflight_messages 0, set_tcp_nodelay",
+        "machine": f"{platform.machine()}, {_cores()} cœurs, Python {platform.python_version()}",
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    print(render_table(measures, context))
+    if args.json:
+        payload = {
+            "context": context,
+            "measures": [m.as_json() for m in measures],
+            "targets": targets(measures),
+        }
+        args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    return 0 if all(not m.problems for m in measures) else 1
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Smoke test of bench/ingest.py: it runs end to end on small numbers, loses and doubles
+nothing, and prints its table. No timing is asserted: the machine is shared."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.mosquitto
+
+
+def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "ingest.py"), "--quick", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    table = proc.stdout
+    assert "| système / system" in table
+    assert "plafond brut / raw ceiling" in table
+    assert "système réel / real system (SQLite FULL)" in table
+    assert "Objectifs / targets:" in table
+    assert "nothing lost or doubled" in table
+
+    report = json.loads(out.read_text())
+    measures = report["measures"]
+    systems = {(m["system"], m["phase"]) for m in measures}
+    phases = {"burst", "paced-500", "paced-1000"}
+    assert systems == {(s, p) for s in ("ceiling", "real-sqlite") for p in phases}
+    for m in measures:
+        assert m["scans"] > 0
+        assert m["acked_once"] == m["scans"], m
+        assert m["acked_twice"] == 0 and m["stray_acks"] == 0 and m["missing"] == 0, m
+        assert m["stored"] == m["distinct"] == m["scans"], m
+        assert m["ok"] and not m["problems"], m
+        if m["system"] == "real-sqlite":
+            # first taps chain one event each; repeat taps chain nothing
+            assert m["events"] == m["expected_events"] > 0, m
+            assert m["results"]["accepted/None"] == m["events"], m
+            assert m["results"]["accepted/already_recorded"] == m["scans"] - m["events"], m
+            assert m["dead_letters"] == 0, m
+    burst = [m for m in measures if m["phase"] == "burst"]
+    assert all(m["scans"] == 1000 for m in burst)
+    names = {t["target"] for t in report["targets"]}
+    assert names == {"débit ≥ 0.8× plafond", "p99 ≤ 3.0 ms à 1000/s"}
+    assert all(isinstance(t["met"], bool) for t in report["targets"])
