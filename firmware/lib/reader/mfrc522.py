@@ -63,11 +63,18 @@ class NoAnswer(NfcError):
 
 
 class Collision(NfcError):
+    """Two tags answered at once. ``position`` is the first colliding bit, 1-based and
+    counted in the frame as stored in the FIFO (RxAlign bits included), 0 when the chip
+    could not place it; ``data`` is what was received (bits from the collision on are
+    cleared) and ``last_bits`` the valid bits of its last byte (0 = 8)."""
+
     kind = "collision"
 
-    def __init__(self, position=0):
+    def __init__(self, position=0, data=b"", last_bits=0):
         super().__init__("collision at bit " + str(position))
         self.position = position
+        self.data = data
+        self.last_bits = last_bits
 
 
 class CrcError(NfcError):
@@ -180,6 +187,7 @@ class Mfrc522:
         self.write(_MODE, 0x3D)  # CRC preset 0x6363
         self.write(_TX_MODE, 0x00)  # 106 kbit/s, no hardware CRC
         self.write(_RX_MODE, 0x00)
+        self.clear_bits(_COLL, 0x80)  # ValuesAfterColl = 0: bits after a collision read 0
         self.antenna(True)
 
     def antenna(self, on):
@@ -190,15 +198,16 @@ class Mfrc522:
 
     # ---------------------------------------------------------------- exchange
 
-    def transceive(self, data, tx_last_bits=0):
+    def transceive(self, data, tx_last_bits=0, rx_align=0):
         """Send ``data`` (last byte ``tx_last_bits`` long, 0 = 8) and return the answer
-        as ``(bytes, rx_last_bits)``. Raises NoAnswer, Collision, CrcError,
-        ProtocolError or ChipError."""
+        as ``(bytes, rx_last_bits)``; the first bit received is stored at bit
+        ``rx_align`` of the first byte (bit-oriented anticollision frames). Raises
+        NoAnswer, Collision, CrcError, ProtocolError or ChipError."""
         self.write(_COMMAND, _IDLE)
         self.write(_COM_IRQ, 0x7F)  # clear all interrupt flags
         self.write(_FIFO_LEVEL, 0x80)  # flush the FIFO
         self.write_fifo(data)
-        self.write(_BIT_FRAMING, tx_last_bits & 0x07)
+        self.write(_BIT_FRAMING, ((rx_align & 0x07) << 4) | (tx_last_bits & 0x07))
         self.write(_COMMAND, _TRANSCEIVE)
         self.set_bits(_BIT_FRAMING, 0x80)  # StartSend
         irq = 0
@@ -213,7 +222,11 @@ class Mfrc522:
         error = self.read(_ERROR)
         if error & _ERR_COLL:
             coll = self.read(_COLL)
-            raise Collision(32 if coll & 0x20 else (coll & 0x1F))
+            # CollPos: 1..31, 0 means the 32nd bit; CollPosNotValid: out of range
+            position = 0 if coll & 0x20 else ((coll & 0x1F) or 32)
+            level = self.read(_FIFO_LEVEL) & 0x7F
+            data = self.read_fifo(level) if 0 < level <= 64 else b""
+            raise Collision(position, data, self.read(_CONTROL) & 0x07)
         if error & (_ERR_BUFFER_OVF | _ERR_PARITY | _ERR_PROTOCOL):
             raise ProtocolError("MFRC522 error 0x%02X" % error)
         if error & _ERR_CRC:

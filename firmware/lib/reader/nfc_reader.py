@@ -38,6 +38,7 @@ class NfcReader:
         self.errors = {"timeout": 0, "collision": 0, "crc": 0, "protocol": 0, "chip": 0,
                        "ndef": 0, "removed": 0, "error": 0}
         self.reads = 0
+        self.collisions_resolved = 0  # several tags on the antenna, one singled out
         self.ready = False
         self._last_uid = None
         self._last_seen = 0
@@ -73,8 +74,11 @@ class NfcReader:
             return None
 
     def _poll(self):
-        atqa = iso14443a.wake(self.chip)
+        # REQA, not WUPA: a tag halted after its read stays quiet while it lies on the
+        # antenna, so a second tag beside it answers alone at the next poll
+        atqa = iso14443a.wake(self.chip, wupa=False)
         card = iso14443a.select(self.chip, atqa)
+        self.collisions_resolved += card.collisions
         now = ticks_ms()
         if card.uid == self._last_uid and ticks_diff(now, self._last_seen) < self.holdoff_ms:
             self._last_seen = now  # still on the reader: not a new tap

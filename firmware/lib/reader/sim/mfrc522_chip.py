@@ -159,9 +159,12 @@ class SimulatedMfrc522:
     def _transceive(self):
         frame = bytes(self.fifo)
         self.fifo = bytearray()
-        last_bits = self.regs[BIT_FRAMING] & 0x07
+        framing = self.regs[BIT_FRAMING]
+        last_bits = framing & 0x07
+        rx_align = (framing >> 4) & 0x07
         self.regs[ERROR] = 0
         self.regs[CONTROL] = 0
+        self.regs[COLL] = (self.regs[COLL] & 0x80) | 0x20  # CollPosNotValid: no collision
         if not self.regs[0x14] & 0x03:  # antenna off: no tag is powered
             answers = []
         else:
@@ -169,25 +172,62 @@ class SimulatedMfrc522:
         if not answers:
             self.regs[COM_IRQ] |= 0x01  # timer ran out
             return
-        data, bits = answers[0]
-        for other, other_bits in answers[1:]:
-            if other != data or other_bits != bits:
-                position = 0
-                for i in range(min(len(data), len(other))):
-                    diff = data[i] ^ other[i]
-                    if diff:
-                        bit = 0
-                        while not (diff >> bit) & 1:
-                            bit += 1
-                        position = i * 8 + bit + 1
-                        data = data[:i + 1]
-                        break
-                self.regs[ERROR] |= 0x08
-                self.regs[COLL] = position & 0x1F if position < 32 else 0x20
-                self.regs[COM_IRQ] |= 0x02
-                break
+        collision = 0
+        if len(answers) == 1 and not rx_align:
+            data, bits = answers[0]
+        else:
+            data, bits, collision = self._receive_bits(answers, rx_align)
+        if collision:
+            self.regs[ERROR] |= 0x08
+            # CollPos: 1..31, 0 for the 32nd bit; beyond that CollPosNotValid stays set
+            if collision <= 32:
+                self.regs[COLL] = (self.regs[COLL] & 0x80) | (collision & 0x1F)
+            self.regs[COM_IRQ] |= 0x02
         self.fifo = bytearray(data[:64])
         if len(data) > 64:
             self.regs[ERROR] |= 0x10  # buffer overflow
         self.regs[CONTROL] = bits & 0x07
         self.regs[COM_IRQ] |= 0x20 | 0x10
+
+    def _receive_bits(self, answers, rx_align):
+        """What the receiver makes of one or more tags answering at once, bit by bit
+        (LSB first): ``(fifo bytes, rx_last_bits, collision)``. The first received bit
+        is stored at bit ``rx_align`` of the first byte; ``collision`` is the 1-based
+        position of the first bit where the answers differ, counted in the stored frame
+        (RxAlign bits included), 0 when they agree. From that bit on, received bits read
+        0 unless ValuesAfterColl (CollReg bit 7) is set, then they are OR-ed."""
+        streams = [_bits(data, bits) for data, bits in answers]
+        length = max(len(s) for s in streams)
+        keep_values = self.regs[COLL] & 0x80
+        out = [0] * rx_align
+        collided = -1
+        for i in range(length):
+            values = [s[i] if i < len(s) else None for s in streams]
+            if collided < 0:
+                first = values[0]
+                for v in values[1:]:
+                    if v != first:
+                        collided = i
+                        break
+            if collided < 0:
+                out.append(values[0])
+            elif keep_values:
+                out.append(1 if 1 in values else 0)
+            else:
+                out.append(0)
+        packed = bytearray((len(out) + 7) // 8)
+        for i, bit in enumerate(out):
+            if bit:
+                packed[i // 8] |= 1 << (i % 8)
+        position = rx_align + collided + 1 if collided >= 0 else 0
+        return bytes(packed), len(out) % 8, position
+
+
+def _bits(data, last_bits):
+    """The bits of a frame, LSB first; the last byte holds ``last_bits`` (0 = 8)."""
+    out = []
+    for i, byte in enumerate(data):
+        count = (last_bits or 8) if i == len(data) - 1 else 8
+        for b in range(count):
+            out.append((byte >> b) & 1)
+    return out

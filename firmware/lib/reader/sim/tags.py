@@ -57,7 +57,7 @@ class TypeATag:
                 return (self.atqa, 0)
             return None
         if self.state == READY:
-            return self._anticollision(frame)
+            return self._anticollision(frame, last_bits)
         if self.state != ACTIVE:
             return None
         if not _crc_ok(frame):
@@ -76,25 +76,44 @@ class TypeATag:
             out = out[:-1] + bytes(((out[-1] + 1) & 0xFF,))
         return (out, 0)
 
-    def _anticollision(self, frame):
+    def _anticollision(self, frame, last_bits):
+        """ANTICOLLISION (NVB < 70: the reader sends the UID bits it knows, we answer
+        the rest if ours start with them) or SELECT (NVB = 70, CRC)."""
         levels = self._levels()
         cmds = (0x93, 0x95, 0x97)
-        if self.level >= len(levels) or not frame or frame[0] != cmds[self.level]:
+        if self.level >= len(levels) or len(frame) < 2 or frame[0] != cmds[self.level]:
             self.state = IDLE
             return None
         part = levels[self.level]
-        bcc = part[0] ^ part[1] ^ part[2] ^ part[3]
-        if len(frame) == 2 and frame[1] == 0x20:
-            return (part + bytes((bcc,)), 0)
-        if len(frame) == 9 and frame[1] == 0x70 and _crc_ok(frame) and frame[2:7] == part + bytes((bcc,)):
-            last = self.level == len(levels) - 1
-            self.level += 1
-            if last:
-                self.state = ACTIVE
-                return (_with_crc(bytes((self.sak,))), 0)
-            return (_with_crc(b"\x04"), 0)
-        self.state = IDLE
-        return None
+        part = part + bytes((part[0] ^ part[1] ^ part[2] ^ part[3],))
+        nvb = frame[1]
+        if nvb == 0x70:
+            if len(frame) == 9 and _crc_ok(frame) and frame[2:7] == part:
+                last = self.level == len(levels) - 1
+                self.level += 1
+                if last:
+                    self.state = ACTIVE
+                    return (_with_crc(bytes((self.sak,))), 0)
+                return (_with_crc(b"\x04"), 0)
+            self.state = IDLE  # another tag was selected
+            return None
+        whole, extra = nvb >> 4, nvb & 0x0F
+        known = (whole - 2) * 8 + extra
+        if whole < 2 or extra > 7 or known >= 40 or len(frame) != whole + (1 if extra else 0):
+            self.state = IDLE
+            return None
+        if (last_bits & 0x07) != extra:
+            self.state = IDLE  # the frame on air is not as long as its NVB says
+            return None
+        for i in range(known):
+            if (frame[2 + i // 8] >> (i % 8)) & 1 != (part[i // 8] >> (i % 8)) & 1:
+                return None  # not our UID: stay READY, silent
+        rest = bytearray((40 - known + 7) // 8)
+        for k in range(40 - known):
+            i = known + k
+            if (part[i // 8] >> (i % 8)) & 1:
+                rest[k // 8] |= 1 << (k % 8)
+        return (bytes(rest), (40 - known) % 8)
 
     def command(self, body):
         return (b"\x00", 4)  # NAK: a plain type A tag knows no Type 2 command
