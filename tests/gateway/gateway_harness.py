@@ -74,6 +74,8 @@ class LedgerRecorder:
 
     host: str
     port: int
+    username: str | None = None
+    password: str | None = None
     keys: set[str] = field(default_factory=set)
     first_seqs: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     raw: int = 0
@@ -85,6 +87,8 @@ class LedgerRecorder:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id="ledger-recorder", clean_session=False
         )
+        if self.username is not None:
+            self.client.username_pw_set(self.username, self.password)
         self.client.on_connect = lambda c, *_: c.subscribe("reemploi/v1/#", qos=1)
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(1, 2)
@@ -113,6 +117,24 @@ class LedgerRecorder:
                 self.keys.add(scan.key)
                 self.first_seqs[scan.device].append(scan.seq)
 
+    def of_kind(self, kind: str) -> list[tuple[str, bytes]]:
+        """Every delivery (duplicates included) on ``reemploi/v1/+/+/<kind>``, in order."""
+        with self._lock:
+            return [(t, p) for t, p in self.other if t.rsplit("/", 1)[-1] == kind]
+
+    def wait_kind(self, kind: str, count: int, timeout: float) -> list[tuple[str, bytes]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.of_kind(kind)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"{len(self.of_kind(kind))} {kind} messages, expected {count}")
+
+    def seqs(self, device: str) -> list[int]:
+        with self._lock:
+            return list(self.first_seqs[device])
+
     def distinct(self) -> int:
         with self._lock:
             return len(self.keys)
@@ -129,7 +151,10 @@ class LedgerRecorder:
 class GatewayProcess:
     """``reemploi-gateway run`` as a child process, configured by environment."""
 
-    def __init__(self, state_dir: Path, local_port: int, central_port: int, **extra: str) -> None:
+    def __init__(
+        self, state_dir: Path, local_port: int, central_port: int, **extra: str | None
+    ) -> None:
+        """``extra``: settings as ``name=value`` (environment); ``None`` removes a default."""
         self.state_dir = state_dir
         self.env = {
             **os.environ,
@@ -145,8 +170,15 @@ class GatewayProcess:
             "REEMPLOI_GATEWAY_CENTRAL_TLS": "false",
             "REEMPLOI_GATEWAY_STATE_DIR": str(state_dir),
             "REEMPLOI_GATEWAY_HEALTH_INTERVAL_S": "0.3",
-            **{f"REEMPLOI_GATEWAY_{k.upper()}": v for k, v in extra.items()},
         }
+        for name, value in extra.items():
+            key = f"REEMPLOI_GATEWAY_{name.upper()}"
+            if value is None:
+                self.env.pop(key, None)
+            else:
+                self.env[key] = value
+        health = self.env.get("REEMPLOI_GATEWAY_HEALTH_FILE")
+        self.health_path = Path(health) if health else state_dir / "health.json"
         self.log_path = state_dir / "gateway.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -162,6 +194,7 @@ class GatewayProcess:
 
     def start(self) -> GatewayProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "reemploi.gateway.cli", "run"],
@@ -178,6 +211,10 @@ class GatewayProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None and self.proc.poll() is None
+        self.proc.send_signal(sig)
+
     def stop(self) -> int:
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
@@ -190,7 +227,7 @@ class GatewayProcess:
 
     def health(self) -> dict[str, object]:
         try:
-            data = json.loads((self.state_dir / "health.json").read_text())
+            data = json.loads(self.health_path.read_text())
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}

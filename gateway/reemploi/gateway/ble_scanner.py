@@ -5,14 +5,16 @@ The adapter is thin: :meth:`BleLotScanner.on_advertisement` takes bleak's own
 ``0x004C``: the company id is the dict key) or Eddystone (service data ``0xFEAA``)
 frame, parses it with the shared :mod:`reemploi.protocol.ble` parser, keeps only the
 platform's lot beacons (configured namespaces / UUIDs) and hands
-``("ble", identity, rssi)`` to the bridge, whose :class:`~reemploi.gateway.lots.LotTracker`
-decides arrivals and departures. Eddystone TLM frames carry no identity: counted, ignored.
+``("ble", identity, rssi, at)`` to the bridge (``at``: monotonic time of the sighting),
+whose :class:`~reemploi.gateway.lots.LotTracker` decides arrivals and departures.
+Eddystone TLM frames carry no identity: counted, ignored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,13 +84,17 @@ class BleLotScanner:
             self.counts.malformed += 1
         return None
 
-    def on_advertisement(self, device: Any, advertisement: Any) -> None:
-        """bleak's detection callback: ``(BLEDevice, AdvertisementData)``."""
+    def on_advertisement(self, device: Any, advertisement: Any, at: float | None = None) -> None:
+        """bleak's detection callback: ``(BLEDevice, AdvertisementData)``.
+
+        ``at`` is the sighting's monotonic time (now, unless a recording says otherwise).
+        """
         identity = self.beacon_identity(advertisement)
         if identity is None:
             return
         self.counts.lot_beacons += 1
-        self.sink(("ble", identity, int(advertisement.rssi)))
+        when = time.monotonic() if at is None else at
+        self.sink(("ble", identity, int(advertisement.rssi), when))
 
     # ------------------------------------------------------------ running bleak
 

@@ -239,7 +239,8 @@ class Bridge:
             self.local.publish(event[1], event[2], qos=1)
             self.extra.downlink += 1
         elif name == "ble":
-            self._lot_decisions(self.lots.sighting(event[1], event[2], self.monotonic()))
+            at = event[3] if len(event) > 3 else self.monotonic()
+            self._lot_decisions(self.lots.sighting(event[1], event[2], at))
         elif name == "gps":
             self.position = event[1]
         elif name == "call":

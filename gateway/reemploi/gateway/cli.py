@@ -13,13 +13,17 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import ValidationError
 
 from . import health as health_mod
+from .ble_replay import RecordingError
 from .outbox_store import OutboxStore, salvage
 from .settings import GatewaySettings, load_settings
+
+if TYPE_CHECKING:
+    from .bridge import Bridge
 
 EXIT_OK = 0
 EXIT_ALARM = 1
@@ -60,7 +64,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    extras = _start_extras(settings, bridge)
+    try:
+        extras = _start_extras(settings, bridge)
+    except RecordingError as exc:
+        print(f"enregistrement BLE illisible / unreadable BLE recording: {exc}", file=sys.stderr)
+        bridge.store.close()
+        return EXIT_CONFIG
     print(
         f"passerelle {settings.gateway_id} démarrée / gateway started "
         f"(outbox: {bridge.outbox.depth} en attente / queued)",
@@ -72,19 +81,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _start_extras(settings: GatewaySettings, bridge: object) -> list[_Stoppable]:
-    """Optional adapters: BLE scanner, gpsd, Raspberry Pi reader."""
+def _start_extras(settings: GatewaySettings, bridge: Bridge) -> list[_Stoppable]:
+    """Optional adapters: BLE scanner (or a recording replayed), gpsd, Raspberry Pi reader."""
     started: list[_Stoppable] = []
     if settings.ble_enabled:
         from .ble_scanner import BleLotScanner
 
-        scanner = BleLotScanner.for_settings(settings, bridge.events.put)  # type: ignore[attr-defined]
-        scanner.start_thread()
-        started.append(scanner)
+        scanner = BleLotScanner.for_settings(settings, bridge.events.put)
+        if settings.ble_replay_file is not None:
+            from .ble_replay import BleReplay, load_recording
+
+            replay = BleReplay(scanner, load_recording(settings.ble_replay_file))
+            replay.start_thread()
+            started.append(replay)
+        else:
+            scanner.start_thread()
+            started.append(scanner)
     if settings.gpsd_host:
         from .gps import GpsdReader
 
-        gps = GpsdReader(settings.gpsd_host, settings.gpsd_port, bridge.events.put)  # type: ignore[attr-defined]
+        gps = GpsdReader(settings.gpsd_host, settings.gpsd_port, bridge.events.put)
         gps.start_thread()
         started.append(gps)
     if settings.pi_reader_device:

@@ -20,7 +20,9 @@ Transitions::
               depart_after                         absent    departed
 
 Times are seconds on a clock that never goes back (the adapter uses a monotonic clock);
-a ``now`` earlier than the last one seen is treated as the last one.
+a sighting earlier than the last sighting is treated as at the last one. Sightings carry
+the time they were heard, so one may be handled just after a later ``tick``: ticks and
+sightings keep separate clamps, and a tick never moves a sighting's time.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class LotTracker:
     rules: LotRules = field(default_factory=LotRules)
     _beacons: dict[str, _Beacon] = field(default_factory=dict)
     _now: float = float("-inf")
+    _tick_now: float = float("-inf")
 
     def sighting(self, beacon: str, rssi: int, now: float) -> list[LotDecision]:
         now = self._clock(now)
@@ -112,7 +115,7 @@ class LotTracker:
 
     def tick(self, now: float) -> list[LotDecision]:
         """Advance time: decides departures (and drops half-arrivals that went silent)."""
-        now = self._clock(now)
+        self._tick_now = now = max(self._tick_now, now)
         decisions = []
         for beacon, b in list(self._beacons.items()):
             if b.state == PRESENT and now - b.last_strong >= self.rules.depart_after:

@@ -56,6 +56,8 @@ class GatewaySettings(BaseSettings):
     ble_enabled: bool = False
     ble_eddystone_namespaces: list[str] = Field(default_factory=list)
     ble_ibeacon_uuids: list[str] = Field(default_factory=list)
+    # replay a recording (JSON lines, see ble_replay.py) instead of scanning the radio
+    ble_replay_file: Path | None = None
     lot_enter_rssi: int = -75
     lot_exit_rssi: int = -88
     lot_arrive_dwell_s: float = 10.0
