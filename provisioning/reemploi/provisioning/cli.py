@@ -16,11 +16,12 @@ from pathlib import Path
 from reemploi.domain.digital_link import giai_uri
 
 from .assets_import import FORMATS, import_assets
+from .firmware_nfc import simulated_reader
 from .labels import LAYOUTS, LabelItem, claim_label_items, render_labels
 from .ntag21x import MODELS, plan_asset_tag, tag_password
+from .pi_mfrc522 import open_pi_reader
 from .registry import ProvisioningError, ProvisioningState
-from .tag_link import TagError
-from .tag_sim import SimulatedNtag
+from .tag_link import ReaderUnavailable, TagError, TagLink
 from .tag_writer import verify_asset_tag, write_asset_tag
 
 DEFAULT_STATE = os.environ.get("REEMPLOI_PROVISION_STATE", "provisioning-state")
@@ -148,13 +149,23 @@ def _tag_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reader_link(args: argparse.Namespace) -> SimulatedNtag:
+def _reader_link(args: argparse.Namespace) -> TagLink:
+    """``simule``: the firmware's MFRC522 driver on its register-level simulator, a blank
+    tag in the field; ``mfrc522``: an RC522 on this Raspberry Pi's SPI bus."""
     if args.reader == "simule":
-        return SimulatedNtag(bytes.fromhex(args.sim_uid), args.model)
-    raise ProvisioningError(
-        f"lecteur « {args.reader} » pas encore pris en charge : seul « simule » l'est "
-        "(MFRC522 sur Raspberry Pi et lecteur ESP32 à venir)"
+        reader = simulated_reader(bytes.fromhex(args.sim_uid), args.model)
+        if args.sim_removal_after is not None:  # tests: the tag leaves after N frames
+            reader.tag.answer_frames = reader.tag.frames + args.sim_removal_after
+        return reader.link
+    link = open_pi_reader(
+        args.spi_bus,
+        args.spi_device,
+        reset_gpio=None if args.rst_gpio == "aucun" else int(args.rst_gpio),
     )
+    _say(f"Posez l'étiquette sur le lecteur (attente {args.wait:g} s)…")
+    uid = link.wait_for_tag(args.wait)
+    _say(f"Étiquette {uid.hex().upper()} détectée.")
+    return link
 
 
 def _mark_done(plan_path: str | None, uri: str) -> None:
@@ -286,8 +297,24 @@ def _parser() -> argparse.ArgumentParser:
         if name == "plan":
             command.add_argument("--uid", help="UID (hex) pour calculer le mot de passe")
         else:
-            command.add_argument("--reader", default="simule", help="simule")
+            command.add_argument(
+                "--reader",
+                choices=("simule", "mfrc522"),
+                default="simule",
+                help="mfrc522 : RC522 sur le bus SPI d'un Raspberry Pi ; simule : simulateur",
+            )
+            command.add_argument("--spi-bus", type=int, default=0)
+            command.add_argument("--spi-device", type=int, default=0, help="0 = CE0, 1 = CE1")
+            command.add_argument(
+                "--rst-gpio", default="25", help="broche RST (numérotation BCM) ou « aucun »"
+            )
+            command.add_argument(
+                "--wait", type=float, default=15.0, help="secondes d'attente de l'étiquette"
+            )
             command.add_argument("--sim-uid", default="04A1B2C3D4E5F6")
+            command.add_argument(
+                "--sim-removal-after", type=int, default=None, help=argparse.SUPPRESS
+            )
             command.add_argument("--plan", help="plan.json à mettre à jour une fois vérifiée")
             command.add_argument(
                 "--force", action="store_true", help="réécrire une autre étiquette"
@@ -317,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (ProvisioningError, TagError, ValueError, OSError) as problem:
+    except (ProvisioningError, TagError, ReaderUnavailable, ValueError, OSError) as problem:
         print(f"Refusé : {problem}", file=sys.stderr)
         return 1
 

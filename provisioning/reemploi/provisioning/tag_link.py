@@ -1,15 +1,21 @@
 """The small interface ``tag write|verify`` needs from a reader, and its errors.
 
-Implemented by :class:`reemploi.provisioning.tag_sim.SimulatedNtag` (tests, demo). A
-Raspberry Pi MFRC522 or an ESP32 reader (serial or ``cmd`` topic) implements the same
-four calls: GET_VERSION, READ (4 pages), WRITE (1 page), PWD_AUTH.
+Implemented by :class:`reemploi.provisioning.firmware_nfc.Mfrc522TagLink` (the
+firmware's MFRC522 driver: on a Raspberry Pi through spidev, or on the firmware's
+register-level simulator) and by the page-level model
+:class:`reemploi.provisioning.tag_sim.SimulatedNtag`. Four calls: GET_VERSION, READ
+(4 pages), WRITE (1 page), PWD_AUTH.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["TagError", "TagGone", "TagLink", "TagNak"]
+__all__ = ["ReaderUnavailable", "TagError", "TagGone", "TagLink", "TagNak"]
+
+
+class ReaderUnavailable(Exception):
+    """The reader itself cannot be used (missing module, SPI bus, wiring); in French."""
 
 
 class TagError(Exception):

@@ -1,5 +1,6 @@
 # Simulated ISO 14443 type A tags that answer the reader's frames bit-exactly:
-# an NTAG213/215/216 (Type 2, page memory built from an NDEF TLV) and an NTAG 424 DNA
+# an NTAG213/215/216 (Type 2, page memory built from an NDEF TLV; READ, WRITE with
+# static/dynamic lock bits, AUTH0 and PWD_AUTH, NAK back to IDLE) and an NTAG 424 DNA
 # (ISO-DEP answering the Type 4 NDEF APDUs, with chained answers).
 from reader.mfrc522 import crc_a
 from reemploi.protocol import ndef
@@ -70,6 +71,9 @@ class TypeATag:
         if answer is None:
             return None
         if isinstance(answer, tuple):  # (bits, last_bits): a 4-bit ACK/NAK
+            if answer[1] == 4 and answer[0][0] != 0x0A:
+                self.state = IDLE  # after a NAK the tag must be woken and selected again
+                self.halted_after_nak()
             return answer
         out = _with_crc(answer)
         if self.corrupt_crc:
@@ -118,6 +122,9 @@ class TypeATag:
     def command(self, body):
         return (b"\x00", 4)  # NAK: a plain type A tag knows no Type 2 command
 
+    def halted_after_nak(self):
+        pass
+
 
 class Ntag21x(TypeATag):
     """NTAG213 (default), NTAG215 or NTAG216 with an NDEF TLV from page 4."""
@@ -141,7 +148,62 @@ class Ntag21x(TypeATag):
         if len(tlv) > user:
             raise ValueError("NDEF TLV larger than the tag's user memory")
         mem[16 : 16 + len(tlv)] = tlv
+        # factory configuration (NTAG213/215/216 datasheet 8.5): dynamic lock bytes,
+        # CFG0 (AUTH0 = FF: no password), CFG1 (ACCESS), PWD = FFFFFFFF, PACK = 0000
+        self.lock_page = pages - 5
+        mem[self.lock_page * 4 : self.lock_page * 4 + 20] = (
+            b"\x00\x00\x00\xbd\x04\x00\x00\xff\x00\x05\x00\x00\xff\xff\xff\xff\x00\x00\x00\x00"
+        )
         self.memory = mem
+        self.authenticated = False
+        self.writes = 0  # WRITE commands carried out
+        self.vanish_after_writes = None  # leaves the field right after this many writes
+
+    def power_up(self):
+        super().power_up()
+        self.authenticated = False
+
+    def halted_after_nak(self):
+        self.authenticated = False
+
+    def _page(self, page):
+        return bytes(self.memory[page * 4 : page * 4 + 4])
+
+    def locked(self, page):
+        """Static lock bits for pages 3-15, dynamic lock bits above (NTAG213: 2 pages a
+        bit, NTAG215/216: 16 pages a bit)."""
+        static = self.memory[10:12]
+        if 3 <= page <= 15:
+            return bool(static[page // 8] >> (page % 8) & 1)
+        if 16 <= page < self.lock_page:
+            per_bit = 2 if self.model == "NTAG213" else 16
+            bit = (page - 16) // per_bit
+            dynamic = self.memory[self.lock_page * 4 : self.lock_page * 4 + 2]
+            return bit < 16 and bool(dynamic[bit // 8] >> (bit % 8) & 1)
+        return False
+
+    def _write(self, page, data):
+        pages = len(self.memory) // 4
+        if not 2 <= page < pages:
+            return (b"\x00", 4)
+        if self.locked(page):
+            return (b"\x00", 4)
+        auth0 = self.memory[(self.lock_page + 1) * 4 + 3]
+        if page >= auth0 and not self.authenticated:
+            return (b"\x00", 4)
+        current = self._page(page)
+        if page == 2:  # serial bytes are read-only, lock bits can only be set
+            data = current[:2] + bytes((current[2] | data[2], current[3] | data[3]))
+        elif page == 3 or page == self.lock_page:  # one-time programmable: bits OR-ed
+            data = bytes([a | b for a, b in zip(current, data)])
+            if page == self.lock_page:
+                data = data[:3] + current[3:]
+        self.memory[page * 4 : page * 4 + 4] = data
+        self.writes += 1
+        if self.vanish_after_writes is not None and self.writes >= self.vanish_after_writes:
+            self.answer_frames = self.frames  # pulled away before the ACK went out
+            return None
+        return (b"\x0a", 4)
 
     @classmethod
     def with_uri(cls, uid, uri, model="NTAG213", **kw):
@@ -158,8 +220,19 @@ class Ntag21x(TypeATag):
             out = bytearray()
             for i in range(4):  # wraps around to page 0 past the end
                 p = (page + i) % pages
-                out += self.memory[p * 4 : p * 4 + 4]
+                if p in (self.lock_page + 3, self.lock_page + 4):
+                    out += b"\x00\x00\x00\x00"  # PWD and PACK always read as zeros
+                else:
+                    out += self.memory[p * 4 : p * 4 + 4]
             return bytes(out)
+        if len(body) == 6 and body[0] == 0xA2:
+            return self._write(body[1], bytes(body[2:6]))
+        if len(body) == 5 and body[0] == 0x1B:
+            if bytes(body[1:5]) != self._page(self.lock_page + 3):
+                self.authenticated = False
+                return (b"\x00", 4)
+            self.authenticated = True
+            return self._page(self.lock_page + 4)[:2]
         return (b"\x00", 4)
 
 
