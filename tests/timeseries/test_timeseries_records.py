@@ -23,6 +23,7 @@ from reemploi.server.timeseries import (
     encode_point,
     points_of,
 )
+from reemploi.server.timeseries.lines import lines_of
 
 T = datetime(2025, 4, 1, 9, 30, 15, 123456, tzinfo=UTC)
 SALE = CustodyTransfer(
@@ -182,3 +183,55 @@ def test_settings_need_org_bucket_and_token_for_v2_and_never_default_a_secret() 
         TimeSeriesSettings.from_env(
             {"REEMPLOI_INFLUX_URL": "http://x", "REEMPLOI_INFLUX_API": "v3"}
         )
+
+
+_site_ids = st.sampled_from(["mairie-echirolles", "atelier fontaine", "b,=x", "acheteur-cd38"])
+
+
+@given(
+    category=st.sampled_from(["laptop", "screen", "écran plat"]),
+    step=st.sampled_from(
+        ["receiving", "retail_selling", "https://ref.gs1.org/cbv/BizStep-destroying"]
+    ),
+    sites=st.tuples(_site_ids, _site_ids),
+    orgs=st.tuples(st.sampled_from(["", "asso-atelier"]), st.sampled_from(["ville", "x y"])),
+    weight=st.floats(min_value=0, max_value=500),
+    co2e=st.floats(allow_nan=False, allow_infinity=False, width=32),
+    seq=st.integers(min_value=0, max_value=2**40),
+    waited=st.one_of(st.none(), st.integers(min_value=0, max_value=10**7)),
+    placed=st.booleans(),
+)
+def test_the_writers_fast_lines_are_exactly_the_generic_encoding(
+    category: str,
+    step: str,
+    sites: tuple[str, str],
+    orgs: tuple[str, str],
+    weight: float,
+    co2e: float,
+    seq: int,
+    waited: int | None,
+    placed: bool,
+) -> None:
+    transfer = replace(
+        SALE,
+        category=category,
+        step=step,
+        from_site=sites[0],
+        to_site=sites[1],
+        from_org=orgs[0],
+        to_org=orgs[1],
+        weight_kg=weight,
+        co2e_avoided_kg=co2e,
+        ledger_seq=seq,
+        previous_time=None if waited is None else SALE.time - timedelta(seconds=waited),
+        from_location=SALE.from_location if placed else None,
+        to_location=SALE.to_location if placed else None,
+    )
+    assert lines_of(transfer) == [encode_point(p) for p in points_of(transfer)]
+    assert lines_of(transfer) == lines_of(transfer)  # and again, from the cache
+
+
+@pytest.mark.parametrize("weight", [float("nan"), float("inf"), -1.0])
+def test_the_fast_lines_refuse_what_the_generic_encoding_refuses(weight: float) -> None:
+    with pytest.raises(InvalidPoint):
+        lines_of(replace(SALE, weight_kg=weight))

@@ -256,6 +256,13 @@ def transfer_points(transfer: CustodyTransfer) -> list[Point]:
             at_ns,
         )
     ]
+    points.extend(transfer_extra_points(transfer, at_ns))
+    return points
+
+
+def transfer_extra_points(transfer: CustodyTransfer, at_ns: int) -> list[Point]:
+    """The time the asset waited in its previous stage, and where both sites are."""
+    points: list[Point] = []
     if transfer.previous_time is not None:
         waited = (transfer.time - transfer.previous_time).total_seconds()
         if waited < 0:

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from .lineprotocol import InvalidPoint, Point, encode_point
+from .lines import lines_of
 from .outbox import Outbox, PendingBatch
-from .records import Record, points_of
+from .records import Record
 from .sinks import Sink, SinkError, SinkRejectedData, SinkUnavailable
 
 log = logging.getLogger(__name__)
@@ -276,10 +277,9 @@ class TimeSeriesWriter:
         while self._queue and (max_batches is None or len(bodies) < max_batches):
             item = self._queue.popleft()
             try:
-                points = [item] if isinstance(item, Point) else points_of(item)
-                for point in points:
-                    line = encode_point(point)
-                    if point.measurement == "site":
+                encoded = [encode_point(item)] if isinstance(item, Point) else lines_of(item)
+                for line in encoded:
+                    if line.startswith("site,"):
                         # the same site, place and day: writing it again changes nothing
                         if line in self._recent_sites:
                             continue
