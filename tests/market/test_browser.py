@@ -117,7 +117,7 @@ def test_sign_in_and_help_pages(served: tuple[World, str], browser: Browser) -> 
     expect(page.get_by_role("alert")).to_contain_text("mot de passe incorrect")
     check(page, "connexion-erreur")
     page.goto(base + "/m/aide")
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Aide — guides par rôle")
     check(page, "aide")
     manifest = page.request.get(base + "/m/manifest.webmanifest").json()
     assert manifest["lang"] == "fr" and manifest["start_url"] == "/m/"

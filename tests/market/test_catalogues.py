@@ -30,3 +30,24 @@ def test_pages_are_french_by_default_and_english_on_request(world: World) -> Non
     client.cookies.set("reemploi_lang", "en")
     page = client.get("/m/stock")
     assert '<html lang="en">' in page.text and "Refurbished stock" in page.text
+
+
+def test_each_role_has_a_french_guide_reachable_from_help(world: World) -> None:
+    import re
+    from pathlib import Path
+
+    from reemploi.server.market.pages import GUIDE_FOR_ROLE, GUIDES
+
+    client = world.client()
+    index = client.get("/m/aide")
+    assert index.status_code == 200
+    for role, name in GUIDE_FOR_ROLE.items():
+        assert f'href="/m/aide/{name}"' in index.text, role
+        page = client.get(f"/m/aide/{name}")
+        assert page.status_code == 200 and "<h1>" in page.text
+        for image in re.findall(r"!\[[^\]]*\]\(img/([^)]+)\)", (GUIDES / f"{name}.md").read_text()):
+            assert (GUIDES / "img" / image).is_file(), image
+            assert client.get(f"/m/aide/img/{image}").status_code == 200
+    assert client.get("/m/aide/..%2Fsecret").status_code == 404
+    assert Path(GUIDES / "administration.md").is_file()
+    assert "<table>" in client.get("/m/aide/administration").text

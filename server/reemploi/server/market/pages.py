@@ -22,7 +22,7 @@ from .roles import Permission as P
 from .roles import Role, allowed
 from .web import on_form, redirect, render, router
 
-GUIDES = Path(__file__).resolve().parents[3] / "docs" / "guides"
+GUIDES = Path(__file__).resolve().parents[4] / "docs" / "guides"
 STATIC = Path(__file__).resolve().parent / "static"
 GUIDE_FOR_ROLE = {
     Role.COLLECTION_POINT: "point-de-collecte",
@@ -190,8 +190,31 @@ def markdown_to_html(text: str) -> str:
             out.append("<p>" + " ".join(inline(p) for p in paragraph) + "</p>")
             paragraph.clear()
 
+    table: list[list[str]] = []
+
+    def flush_table() -> None:
+        if table:
+            head, *body = table
+            out.append(
+                "<table><thead><tr>"
+                + "".join(f'<th scope="col">{inline(c)}</th>' for c in head)
+                + "</tr></thead><tbody>"
+            )
+            out.extend(
+                "<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>" for row in body
+            )
+            out.append("</tbody></table>")
+            table.clear()
+
     for raw in text.splitlines():
         line = raw.rstrip()
+        if line.startswith("|"):
+            flush()
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if not all(set(c) <= set("-: ") for c in cells):
+                table.append(cells)
+            continue
+        flush_table()
         if line.startswith("- ") or re.match(r"^\d+\. ", line):
             flush()
             if not in_list:
@@ -212,6 +235,7 @@ def markdown_to_html(text: str) -> str:
         else:
             paragraph.append(line)
     flush()
+    flush_table()
     if in_list:
         out.append("</ul>")
     return "\n".join(out)
