@@ -96,7 +96,8 @@ class Bridge:
                 settings.lot_depart_after_s,
             )
         )
-        self.position: Position | None = None
+        self.position: Position | None = None  # last gpsd fix, None when lost
+        self._position_mono = 0.0
         self.extra = health_mod.Extra()
         self.events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.stopping = threading.Event()
@@ -242,7 +243,8 @@ class Bridge:
             at = event[3] if len(event) > 3 else self.monotonic()
             self._lot_decisions(self.lots.sighting(event[1], event[2], at))
         elif name == "gps":
-            self.position = event[1]
+            self.position, self._position_mono = event[1], self.monotonic()
+            self.extra.gps_fix = self.position.mode if self.position is not None else None
         elif name == "call":
             event[1]()
 
@@ -317,6 +319,9 @@ class Bridge:
         if not decisions:
             return
         now, mono = self.clock(), self.monotonic()
+        position = self.position
+        if position is not None and mono - self._position_mono > self.s.gps_max_age_s:
+            position = None  # gpsd went quiet: an old fix would place the lot wrongly
         messages = []
         for d in decisions:
             move = LotMovement(
@@ -329,7 +334,7 @@ class Bridge:
                 first_seen=int((now - (mono - d.first_seen)) * 1000),
                 rssi=d.rssi_peak if d.rssi_peak > -127 else None,
                 sightings=d.sightings,
-                position=self.position,
+                position=position,
             )
             out = gateway_topic(self.s.site, self.s.gateway_id, KIND_LOT)
             messages.append(NewMessage(move.key, out, encode_lot_movement(move), now))

@@ -54,6 +54,7 @@ class Extra:
     downlink: int = 0
     lots_present: tuple[str, ...] = ()
     lot_movements: int = 0
+    gps_fix: int | None = None  # 2 / 3 while gpsd reports a fix
 
 
 def snapshot(
@@ -102,6 +103,7 @@ def snapshot(
         "downlink": extra.downlink,
         "lots_present": list(extra.lots_present),
         "lot_movements": extra.lot_movements,
+        "gps_fix": extra.gps_fix,
         "alarms": alarms,
         "quarantine": None
         if quarantine is None

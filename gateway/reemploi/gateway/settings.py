@@ -65,6 +65,7 @@ class GatewaySettings(BaseSettings):
 
     gpsd_host: str | None = None
     gpsd_port: int = 2947
+    gps_max_age_s: float = Field(default=30.0, gt=0)  # older fixes are not attached
 
     pi_reader_device: str | None = None  # set to enable the MFRC522 adapter
     pi_reader_kind_ndef: bool = True
