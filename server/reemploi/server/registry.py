@@ -14,7 +14,17 @@ from sqlalchemy import Connection, insert, select
 from reemploi.domain.custody import AssetState, Holder, Step, custody_event
 
 from . import ledger
-from .db.tables import assets, devices, organisations, sites, sun_tags, tags
+from .db.tables import (
+    assets,
+    devices,
+    lot_beacons,
+    lot_members,
+    lots,
+    organisations,
+    sites,
+    sun_tags,
+    tags,
+)
 
 
 @dataclass(frozen=True)
@@ -185,3 +195,54 @@ def register_sun_tag(conn: Connection, uid_hex: str, asset_id: int) -> None:
     if len(uid) != 14 or any(c not in "0123456789ABCDEF" for c in uid):
         raise ValueError("UID NTAG 424 DNA : 7 octets en hexadécimal attendus")
     conn.execute(insert(sun_tags).values(uid=uid, asset_id=asset_id, last_counter=None))
+
+
+def pack_lot(
+    conn: Connection,
+    sscc_uri: str,
+    asset_ids: list[int],
+    site_id: str,
+    beacons: list[str],
+    when: datetime | None = None,
+) -> None:
+    """Create a lot (SSCC Digital Link) at ``site_id`` carrying ``beacons`` (identities as
+    gateways report them, e.g. ``eu:<namespace>:<instance>``) and pack the assets into it,
+    each with a chained AggregationEvent (``packing``, parent = the SSCC)."""
+    when = when or datetime.now(UTC)
+    site = conn.execute(select(sites).where(sites.c.id == site_id)).one()
+    pgln = conn.execute(
+        select(organisations.c.pgln).where(organisations.c.id == site.organisation_id)
+    ).scalar_one()
+    conn.execute(insert(lots).values(id=sscc_uri, site_id=site_id, created_at=when))
+    for beacon in beacons:
+        conn.execute(insert(lot_beacons).values(beacon=beacon, lot_id=sscc_uri))
+    events: list[ledger.NewEvent] = []
+    for asset_id in asset_ids:
+        asset = conn.execute(
+            select(assets.c.epc, assets.c.state).where(assets.c.id == asset_id)
+        ).one()
+        conn.execute(insert(lot_members).values(lot_id=sscc_uri, asset_id=asset_id))
+        document = custody_event(
+            Step.PACK,
+            epcs=[asset.epc],
+            when=when,
+            holder_from=None,
+            holder_to=Holder(pgln, site.gln),
+            read_point=site.gln,
+            event_id="urn:uuid:" + str(uuid.uuid4()),
+            parent=sscc_uri,
+        )
+        events.append(
+            ledger.NewEvent(
+                document,
+                when,
+                datetime.now(UTC),
+                asset_id,
+                Step.PACK.value,
+                asset.state,
+                asset.state,
+                site_id,
+                site_id,
+            )
+        )
+    ledger.append(conn, events)

@@ -175,3 +175,50 @@ sun_tags = Table(
     Column("last_counter", Integer, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=True),
 )
+
+# Lots (cages, pallets) identified by an SSCC, with the BLE beacons they carry and the
+# assets packed into them; lot movements reported by gateways, deduplicated by key.
+lots = Table(
+    "lots",
+    metadata,
+    Column("id", String(80), primary_key=True),  # canonical SSCC Digital Link
+    Column("site_id", String(40), ForeignKey("sites.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+lot_beacons = Table(
+    "lot_beacons",
+    metadata,
+    Column("beacon", String(80), primary_key=True),  # e.g. eu:<namespace>:<instance>
+    Column("lot_id", String(80), ForeignKey("lots.id"), nullable=False, index=True),
+)
+
+lot_members = Table(
+    "lot_members",
+    metadata,
+    Column("lot_id", String(80), ForeignKey("lots.id"), primary_key=True),
+    Column("asset_id", Integer, ForeignKey("assets.id"), primary_key=True),
+)
+
+lot_movements = Table(
+    "lot_movements",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(32), nullable=False),
+    Column("gateway_id", String(40), ForeignKey("devices.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("site_id", String(40), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("beacon", String(80), nullable=False),
+    Column("gateway_clock", BigInteger, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("lot_id", String(80), nullable=True),
+    Column("result", String(20), nullable=False),
+    Column("reason", String(40), nullable=True),
+    Column("events", Integer, nullable=False),
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    UniqueConstraint("key", name="uq_lot_movements_key"),
+    UniqueConstraint("gateway_id", "seq", name="uq_lot_movements_gateway_seq"),
+)

@@ -27,7 +27,12 @@ from .pipeline import BatchResult, Incoming, IngestPipeline
 
 log = logging.getLogger("reemploi.ingest")
 
-SUBSCRIPTIONS = ("reemploi/v1/+/+/scan", "reemploi/v1/+/+/status")
+SUBSCRIPTIONS = (
+    "reemploi/v1/+/+/scan",
+    "reemploi/v1/+/+/status",
+    "reemploi/v1/+/+/lot",
+    "reemploi/v1/+/+/evidence",
+)
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,13 @@ from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 from reemploi.domain.custody import AssetState, Holder, IllegalTransition, Step, custody_event
 from reemploi.domain.custody import next_state as custody_next_state
 from reemploi.domain.sun import SunKeys
-from reemploi.protocol import wire
+from reemploi.protocol import gateway_msgs, wire
 
 from .. import ledger
-from ..db.tables import assets, dead_letters, devices, sightings
-from ..registry import Registry
+from ..db.tables import assets, dead_letters, devices, lot_movements, sightings
+from ..registry import Registry, Site
 from .counters import bump
+from .lots import lot_movement, split_topic
 from .resolve import Resolution, TagResolver, canonical_giai
 from .rules import event_time, tap_step
 
@@ -130,6 +131,9 @@ class _Batch:
         self.asset_by_epc: dict[str, int] = {}  # prefetched for the batch's GIAI links
         self.epc_of_data: dict[str, str | None] = {}
         self.touched: set[int] = set()
+        self.lot_rows: list[dict[str, Any]] = []
+        self.lot_keys: set[str] = set()
+        self.lot_seqs: set[tuple[str, int]] = set()
 
     # ------------------------------------------------------------------ helpers
 
@@ -161,7 +165,7 @@ class _Batch:
         for msg in self.batch:
             self.count("messages")
             try:
-                site, device_id, kind = wire.parse_topic(msg.topic)
+                site, device_id, kind = split_topic(msg.topic)
             except wire.MalformedMessage as exc:
                 self.dead(msg, exc.reason, exc.detail, None)
                 continue
@@ -182,8 +186,14 @@ class _Batch:
             if kind == "status":
                 self.status(msg, device_id)
                 continue
+            if kind == gateway_msgs.KIND_LOT:
+                lot_movement(self, conn, msg, site, device_id)
+                continue
+            if kind == gateway_msgs.KIND_EVIDENCE:
+                self.evidence(msg, device_id)
+                continue
             if kind != "scan":
-                self.dead(msg, "bad_topic", "le serveur ne traite que scan et status", device_id)
+                self.dead(msg, "bad_topic", f"type de message non traité : {kind}", device_id)
                 continue
             try:
                 scan = wire.decode_scan(msg.payload)
@@ -206,6 +216,32 @@ class _Batch:
         if scans:
             self.scans(conn, scans)
         self.write(conn)
+
+    def evidence(self, msg: Incoming, gateway_id: str) -> None:
+        """A reader message a gateway could not accept: kept as a dead letter with the
+        gateway's reason, attributed to the reader it came from."""
+        try:
+            ev = gateway_msgs.decode_evidence(msg.payload)
+        except wire.MalformedMessage as exc:
+            self.dead(msg, exc.reason, exc.detail, gateway_id)
+            return
+        reader: str | None = None
+        try:
+            reader = wire.parse_topic(ev.topic)[1]
+        except wire.MalformedMessage:
+            reader = None
+        self.dead_rows.append(
+            {
+                "received_at": msg.received_at,
+                "topic": ev.topic,
+                "payload": ev.payload,
+                "reason": ev.reason,
+                "detail": f"via {gateway_id} ({ev.size} octets) : {ev.detail}"[:300],
+                "device_id": reader,
+            }
+        )
+        self.count("evidence")
+        self.count("dead_letter:" + ev.reason)
 
     def status(self, msg: Incoming, device_id: str) -> None:
         try:
@@ -393,42 +429,62 @@ class _Batch:
             row["result"], row["reason"] = wire.RESULT_REJECTED, "illegal_transition"
             self.count("rejected:illegal_transition")
             return row["result"], row["reason"]
-        org = registry.organisation(conn, site.organisation_id)
-        assert org is not None
-        holder_from_site = registry.site(conn, view.holder_site)
-        holder_from_org = registry.organisation(conn, view.holder_org)
-        assert holder_from_site is not None and holder_from_org is not None
-        event_id = "urn:uuid:" + str(uuid.uuid4())
+        self.record_step(
+            conn, view, step, new_state, site, when, msg.received_at, len(self.sighting_rows) - 1
+        )
+        self.count("accepted")
+        self.count("event:" + step.value)
+        return wire.RESULT_ACCEPTED, None
+
+    def record_step(
+        self,
+        conn: Connection,
+        view: _AssetView,
+        step: Step,
+        new_state: AssetState,
+        to_site: Site,
+        when: datetime,
+        received_at: datetime,
+        sighting_index: int | None,
+        to_org_id: str | None = None,
+        read_point: str | None = None,
+    ) -> None:
+        """Queue the chained EPCIS event for ``step`` and move the asset's projection:
+        custody goes from its current holder to ``to_org_id`` (default: the site's
+        organisation) at ``to_site``."""
+        registry = self.p.registry
+        org = registry.organisation(conn, to_org_id or to_site.organisation_id)
+        from_site = registry.site(conn, view.holder_site)
+        from_org = registry.organisation(conn, view.holder_org)
+        assert org is not None and from_site is not None and from_org is not None
         document = custody_event(
             step,
             epcs=[view.epc],
             when=when,
-            holder_from=Holder(holder_from_org.pgln, holder_from_site.gln),
-            holder_to=Holder(org.pgln, site.gln),
-            read_point=site.gln,
-            event_id=event_id,
+            holder_from=Holder(from_org.pgln, from_site.gln),
+            holder_to=Holder(org.pgln, to_site.gln),
+            read_point=read_point or to_site.gln,
+            event_id="urn:uuid:" + str(uuid.uuid4()),
         )
         self.events.append(
             ledger.NewEvent(
                 document=document,
                 event_time=when,
-                recorded_at=msg.received_at,
+                recorded_at=received_at,
                 asset_id=view.id,
                 step=step.value,
                 state_from=view.state.value,
                 state_to=new_state.value,
                 site_from=view.holder_site,
-                site_to=site_id,
+                site_to=to_site.id,
             )
         )
-        self.event_sighting.append(len(self.sighting_rows) - 1)
+        self.event_sighting.append(-1 if sighting_index is None else sighting_index)
         view.state = new_state
-        view.holder_site = site_id
-        view.holder_org = site.organisation_id
+        view.holder_site = to_site.id
+        view.holder_org = org.id
         self.touched.add(view.id)
-        self.count("accepted")
         self.count("event:" + step.value)
-        return wire.RESULT_ACCEPTED, None
 
     # ------------------------------------------------------------------ write
 
@@ -436,11 +492,14 @@ class _Batch:
         now = datetime.now(UTC)
         positions = ledger.append(conn, self.events)
         for index, position in zip(self.event_sighting, positions, strict=True):
-            self.sighting_rows[index]["event_position"] = position
+            if index >= 0:
+                self.sighting_rows[index]["event_position"] = position
         if self.sighting_rows:
             conn.execute(insert(sightings), self.sighting_rows)
         if self.dead_rows:
             conn.execute(insert(dead_letters), self.dead_rows)
+        if self.lot_rows:
+            conn.execute(insert(lot_movements), self.lot_rows)
         if self.touched:
             conn.execute(
                 update(assets)
