@@ -112,6 +112,11 @@ class Mfrc522TagLink:
         self._selected = True
         return self.uid
 
+    def deselect(self) -> None:
+        """The tag left the field (or was laid down again): select it before the next
+        command. The UID is kept, so another tag is still told apart."""
+        self._selected = False
+
     def wait_for_tag(self, timeout_s: float = 15.0, poll_s: float = 0.05) -> bytes:
         """Poll until one tag is in the field; returns its UID."""
         errors = self.nfc.mfrc522
@@ -191,6 +196,7 @@ class SimulatedReader:
         self.tag.vanish_after_writes = None
         self.field.remove(self.tag)
         self.field.place(self.tag)
+        self.link.deselect()
 
 
 def simulated_reader(uid: bytes, model: str = "NTAG213", tlv: bytes = b"") -> SimulatedReader:
