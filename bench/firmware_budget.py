@@ -56,6 +56,8 @@ if sys.implementation.name == "micropython":
 
     class Link:
         connected = True
+        ack_timeout_ms = 3000
+        retries = 2
 
         def __init__(self):
             self.calls = []

@@ -6,6 +6,7 @@ APP = [
     "__init__.py", "app.py", "ble_scanner.py", "config.py", "esp32.py", "feedback.py",
     "iso14443a.py", "isodep.py", "mfrc522.py", "mqtt_client.py", "mqtt_packet.py",
     "nfc_reader.py", "ntag.py", "portable.py", "scan_queue.py", "sequence.py", "board.py",
+    "watchdog.py",
 ]
 PROTOCOL = ["__init__.py", "wire.py", "ndef.py", "ble.py"]
 

@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.micropython
 
-MODULES = ["nfc_tests", "storage_config_tests"]
+MODULES = ["nfc_tests", "storage_config_tests", "health_tests"]
 
 
 @pytest.mark.parametrize("module", MODULES)

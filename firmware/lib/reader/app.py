@@ -7,8 +7,8 @@
 #
 # ``hw`` bundles the hardware behind small interfaces (reader.esp32.Hardware on the
 # board, reader.sim.hardware.SimHardware on a PC): spi, cs, rst, led, buzzer, ble_radio,
-# wifi (connect(networks) coroutine, connected(), rssi()), watchdog (feed()),
-# reset_cause(), reboot().
+# wifi (connect(networks) coroutine, connected(), rssi()), watchdog (feed(), the chip's
+# timer started with the config's watchdog_ms), reset_cause(), reboot().
 from reader import FIRMWARE_VERSION
 from reader import config as config_mod
 from reader.ble_scanner import BleScanner
@@ -19,6 +19,7 @@ from reader.nfc_reader import NfcReader
 from reader.portable import asyncio, collect, heap_free, sleep_ms, ticks_diff, ticks_ms, unix_time_ms
 from reader.scan_queue import OfflineQueue
 from reader.sequence import SequenceCounter
+from reader.watchdog import LoopWatchdog
 from reemploi.protocol import wire
 
 
@@ -44,6 +45,7 @@ class Reader:
         self.overrides = {}
         self._acks = {}  # key -> [Event, Ack or None] for scans waiting for feedback
         self._kick = asyncio.Event()
+        self.watchdog = LoopWatchdog(hw.watchdog, cfg["watchdog_ms"])
         self.mqtt = None
         if self.configured:
             self._topics()
@@ -104,6 +106,8 @@ class Reader:
 
     async def nfc_loop(self):
         while True:
+            # one turn: a poll, then at most the ack wait and a feedback pattern
+            self.watchdog.beat("nfc", self.cfg["ack_timeout_ms"] + self.cfg["nfc"]["poll_ms"] + 2000)
             read = self.nfc.poll()
             if read is not None:
                 await self.handle_tag(read.kind, read.data)
@@ -145,9 +149,17 @@ class Reader:
         await self.publish_status()
         self._kick.set()
 
+    def _publish_budget_ms(self):
+        """Longest a QoS 1 publish may take before the client gives the link up."""
+        mqtt = self.mqtt
+        if mqtt is None:
+            return 0
+        return mqtt.ack_timeout_ms * (mqtt.retries + 1) + 2000
+
     async def sender_loop(self):
         """Publish queued scans whenever the link is up: new ones, then overdue ones."""
         while True:
+            self.watchdog.beat("sender", 3000 + self._publish_budget_ms())
             try:
                 await asyncio.wait_for(self._kick.wait(), 1)
             except asyncio.TimeoutError:
@@ -163,6 +175,7 @@ class Reader:
         for entry in self.queue.due(ticks_ms(), resend_ms, ticks_diff):
             if entry not in self.queue.entries:
                 continue  # acknowledged meanwhile
+            self.watchdog.beat("sender", 3000 + self._publish_budget_ms())
             try:
                 await mqtt.publish(self.t_scan, entry.payload, 1)
                 entry.sent_ms = ticks_ms()
@@ -215,15 +228,17 @@ class Reader:
 
     async def status_loop(self):
         while True:
-            await sleep_ms(self.cfg["status_interval_s"] * 1000)
+            interval_ms = self.cfg["status_interval_s"] * 1000
+            self.watchdog.beat("status", interval_ms + self._publish_budget_ms() + 3000)
+            await sleep_ms(interval_ms)
             collect()
             await self.publish_status()
 
     async def watchdog_loop(self):
-        # fed only while the event loop runs: a hung task or a blocking driver resets us
-        while True:
-            self.hw.watchdog.feed()
-            await sleep_ms(min(5000, self.cfg["watchdog_ms"] // 3))
+        # fed only while the nfc, sender and status loops all make progress (see
+        # reader.watchdog): a blocking driver or a task hung on an await resets us
+        self.watchdog.timeout_ms = self.cfg["watchdog_ms"]
+        await self.watchdog.run()
 
     # ---------------------------------------------------------------- commands
 

@@ -254,6 +254,14 @@ def apply_setting(cfg, name, value):
     return None
 
 
+def read_overrides(path=OVERRIDES_PATH):
+    """The saved ``set`` values (a dict; empty when the file is absent or unreadable)."""
+    problems = []
+    values = _read_json(path, problems, True)
+    report(problems)
+    return values
+
+
 def save_overrides(values, path=OVERRIDES_PATH):
     """Persist accepted ``set`` values (written to a temporary file, then renamed)."""
     import os

@@ -149,6 +149,11 @@ class MqttClient:
                 pass
         await self._drop("disconnect")
 
+    async def abort(self):
+        """Drop the link without DISCONNECT (as a reset does): the broker sends the will."""
+        self._stopped = True
+        await self._drop("abort")
+
     async def wait_down(self):
         await self._down.wait()
 

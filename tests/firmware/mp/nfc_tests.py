@@ -167,9 +167,12 @@ def test_collision_on_the_first_bit_and_on_several_bits(p):
         assert sorted(uids) == sorted([a, b]), uids
         assert reader.collisions_resolved == rounds, reader.collisions_resolved
         # the tag with a 1 at the first differing bit is selected first
-        diff = [x ^ y for x, y in zip(a, b)]
-        byte = [i for i, d in enumerate(diff) if d][0]
-        bit = [i for i in range(8) if diff[byte] >> i & 1][0]
+        byte = 0
+        while a[byte] == b[byte]:
+            byte += 1
+        bit = 0
+        while not (a[byte] ^ b[byte]) >> bit & 1:
+            bit += 1
         assert uids[0][byte] >> bit & 1 == 1, (uids, byte, bit)
 
 

@@ -35,22 +35,75 @@ def tag_for(tap, index=0):
 
 
 class SimulatedReader:
-    """A running simulated reader: place tags, feed beacons, inspect what happened."""
+    """A running simulated reader: place tags, feed beacons, inspect what happened.
 
-    def __init__(self, cfg, data_dir="", hw=None):
+    Like the board, it reads its settings at every boot from the config given here plus
+    the ``set`` overrides saved in ``data_dir``; a reset (``reboot`` command, watchdog)
+    stops every task and boots a new Reader on the same data (queue, sequence,
+    overrides), with the reset cause the chip would report. ``unchecked`` values are
+    written over the built config without validation (tests: a 600 ms watchdog)."""
+
+    def __init__(self, cfg, data_dir="", hw=None, unchecked=None):
         if not isinstance(cfg, dict) or "broker" not in cfg or not isinstance(cfg["broker"], dict):
             raise ValueError("config must be a dict with a broker section")
-        built, problems = config_mod.build(cfg)
-        config_mod.report(problems)
-        self.cfg = built
+        self.given = cfg
+        self.data_dir = data_dir
+        self.unchecked = unchecked or {}
         self.hw = hw or SimHardware()
-        self.reader = Reader(built, self.hw, data_dir)
+        self.hw.on_reset = self._on_reset
+        self.boots = 0
+        self.reader = self._boot()
+        self.cfg = self.reader.cfg
         self._tasks = []
+        self._timer = None
+        self._restarting = None
+
+    def _boot(self):
+        overrides = config_mod.read_overrides(self._path(config_mod.OVERRIDES_PATH))
+        built, problems = config_mod.build(self.given, overrides)
+        config_mod.report(problems)
+        for key, value in self.unchecked.items():
+            built[key] = value
+        self.boots += 1
+        self.hw.watchdog.start(built["watchdog_ms"])
+        return Reader(built, self.hw, self.data_dir)
+
+    def _path(self, name):
+        return self.data_dir + "/" + name if self.data_dir else name
 
     def start(self):
         self._tasks = [asyncio.create_task(t) for t in self.reader.tasks()]
+        if self._timer is None:
+            self._timer = asyncio.create_task(self._watchdog_timer())
+
+    async def _watchdog_timer(self):
+        while True:
+            await sleep_ms(20)
+            self.hw.watchdog.check()
+
+    def _on_reset(self):
+        if self._restarting is None:
+            self._restarting = asyncio.create_task(self._restart())
+
+    async def _restart(self):
+        old = self.reader
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        self._tasks = []
+        if old.mqtt is not None:
+            await old.mqtt.abort()  # a reset sends no DISCONNECT: the broker sends the will
+        await sleep_ms(50)
+        self.reader = self._boot()
+        self.cfg = self.reader.cfg
+        self._restarting = None
+        self.start()
 
     async def stop(self):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.reader.mqtt is not None:
             try:
                 await self.reader.mqtt.disconnect()
@@ -63,6 +116,16 @@ class SimulatedReader:
     async def wait_connected(self, timeout_ms=10000):
         waited = 0
         while self.reader.mqtt is None or not self.reader.mqtt.connected:
+            if waited >= timeout_ms:
+                return False
+            await sleep_ms(20)
+            waited += 20
+        return True
+
+    async def wait_boots(self, count, timeout_ms=10000):
+        """Wait until the reader has booted ``count`` times in all; True when it has."""
+        waited = 0
+        while self.boots < count or self._restarting is not None:
             if waited >= timeout_ms:
                 return False
             await sleep_ms(20)

@@ -1,5 +1,6 @@
 # Simulated hardware for the reader simulator and the tests: the same interfaces as
 # reader.esp32.Hardware, with a register-level MFRC522 and a BLE advertisement feeder.
+from reader.portable import ticks_diff, ticks_ms
 from reader.sim.ble import BleFeeder
 from reader.sim.mfrc522_chip import RfField, SimulatedMfrc522, SimulatedPin, SimulatedSpi
 
@@ -43,15 +44,48 @@ class SimWifi:
 
 
 class SimWatchdog:
+    """machine.WDT with its timer: once started, a gap between two feeds longer than the
+    timeout resets the board (``on_expire()``, counted in ``fired``). The gap is seen by
+    the next feed or by check(), which the simulator calls every few milliseconds; while
+    the event loop is blocked nothing runs, as on the chip, and the reset happens as soon
+    as the loop moves again."""
+
     def __init__(self):
+        self.timeout_ms = None
         self.feeds = 0
+        self.fired = 0
+        self.longest_gap_ms = 0  # longest time between two feeds while healthy
+        self.on_expire = None
+        self._last = None
+
+    def start(self, timeout_ms):
+        """machine.WDT(timeout=...) at boot: the timer runs from now."""
+        self.timeout_ms = timeout_ms
+        self._last = ticks_ms()
+
+    def check(self):
+        """True (and the board resets) when the timer has run out."""
+        if self._last is None or self.timeout_ms is None:
+            return False
+        if ticks_diff(ticks_ms(), self._last) <= self.timeout_ms:
+            return False
+        self._last = None  # stopped: the next boot starts it again
+        self.fired += 1
+        if self.on_expire is not None:
+            self.on_expire()
+        return True
 
     def feed(self):
+        if self._last is None or self.check():
+            return
+        now = ticks_ms()
+        self.longest_gap_ms = max(self.longest_gap_ms, ticks_diff(now, self._last))
+        self._last = now
         self.feeds += 1
 
 
 class Rebooted(Exception):
-    """Raised by SimHardware.reboot(): the simulator stops the reader's loop."""
+    """Raised by SimHardware.reboot() when no simulator restarts the reader."""
 
 
 class SimHardware:
@@ -66,11 +100,29 @@ class SimHardware:
         self.ble_radio = BleFeeder()
         self.wifi = SimWifi()
         self.watchdog = SimWatchdog()
+        self.watchdog.on_expire = self._watchdog_reset
         self.reboots = 0
+        self.cause = "power_on"
+        self.on_reset = None  # set by the simulator: on_reset() boots the reader again
 
     def reset_cause(self):
-        return "power_on"
+        return self.cause
+
+    def _reset(self, cause):
+        self.cause = cause
+        if self.on_reset is None:
+            raise Rebooted()
+        self.on_reset()
+
+    def _watchdog_reset(self):
+        print("sim: watchdog timer ran out, board reset")
+        self.reboots += 1
+        self.cause = "watchdog"
+        if self.on_reset is not None:
+            self.on_reset()
 
     def reboot(self):
+        """machine.reset(): the simulator boots the reader again (reset cause
+        "soft_reset"); without a simulator, raises Rebooted."""
         self.reboots += 1
-        raise Rebooted()
+        self._reset("soft_reset")

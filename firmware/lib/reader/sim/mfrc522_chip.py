@@ -5,6 +5,7 @@
 # come back through the FIFO and the IRQ/error registers exactly as the driver reads
 # them on a real chip. ``garbage=True`` makes every register read return noise.
 import random
+import time
 
 FIFO_DATA = 0x09
 FIFO_LEVEL = 0x0A
@@ -86,6 +87,7 @@ class SimulatedMfrc522:
         self.regs = bytearray(64)
         self.fifo = bytearray()
         self.transactions = 0
+        self.stall_ms = 0  # the next SPI transaction blocks this long (a stuck bus)
         self._reset()
 
     def _reset(self):
@@ -100,6 +102,9 @@ class SimulatedMfrc522:
     def transaction(self, out, into):
         """One chip-select frame: address byte(s) then data (datasheet 8.1.2)."""
         self.transactions += 1
+        if self.stall_ms:
+            stall, self.stall_ms = self.stall_ms, 0
+            time.sleep(stall / 1000)  # blocks everything, as a spinning driver would
         if not out:
             return
         if out[0] & 0x80:  # read: each byte sent is the next address, answers lag by one
