@@ -63,8 +63,13 @@ def _broker_init(args: argparse.Namespace) -> int:
 
 
 def _broker_files(args: argparse.Namespace) -> int:
-    folder = ProvisioningState(Path(args.state)).write_broker_files()
+    state = ProvisioningState(Path(args.state))
+    folder = state.write_broker_files()
     _say(f"Fichiers du broker réécrits dans {folder}")
+    if args.for_compose:
+        conf = state.write_compose_conf(Path(args.for_compose))
+        _say(f"Configuration Mosquitto de docker-compose écrite : {conf}")
+        _say(f"Dans .env : MOSQUITTO_SECRETS_DIR={folder}")
     return 0
 
 
@@ -261,9 +266,13 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--tls-port", type=int, default=8883)
     init.add_argument("--plain-port", type=int, default=1883)
     init.set_defaults(run=_broker_init)
-    broker.add_parser("files", help="réécrire passwd, acl, crl, mosquitto.conf").set_defaults(
-        run=_broker_files
+    files = broker.add_parser("files", help="réécrire passwd, acl, crl, mosquitto.conf")
+    files.add_argument(
+        "--for-compose",
+        metavar="DOSSIER",
+        help="écrire aussi le mosquitto.conf du service docker-compose (deploy/mosquitto)",
     )
+    files.set_defaults(run=_broker_files)
 
     reader = groups.add_parser("reader", help="lecteurs").add_subparsers(
         dest="action", required=True

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from reemploi.protocol.wire import topic
 
 __all__ = [
+    "BROKER_SECRET_FILES",
+    "COMPOSE_LAYOUT",
     "BrokerLayout",
     "MqttAccount",
     "acl_text",
@@ -149,3 +151,19 @@ def mosquitto_conf(layout: BrokerLayout) -> str:
         if layout.require_client_certificate:
             lines.append("require_certificate true")
     return "\n".join(lines) + "\n"
+
+
+# What the broker folder holds and ``mosquitto.conf`` names (all written by provisioning).
+BROKER_SECRET_FILES = ("passwd", "acl", "ca.crt", "server.crt", "server.key", "crl.pem")
+
+# The ``mosquitto`` service of ``docker-compose.yml``: the state's ``broker/`` folder is
+# mounted read-only on /mosquitto/secrets, a volume on /mosquitto/data; inside the
+# compose network the platform uses 1883 (not published), readers and gateways 8883.
+COMPOSE_LAYOUT = BrokerLayout(
+    folder="/mosquitto/secrets",
+    plain_port=1883,
+    plain_bind="0.0.0.0",
+    tls_port=8883,
+    tls_bind="0.0.0.0",
+    persistence_folder="/mosquitto/data",
+)

@@ -23,6 +23,7 @@ from reemploi.protocol.wire import valid_id
 
 from .claim import claim_code_hash, claim_url, new_claim_code
 from .mosquitto_files import (
+    COMPOSE_LAYOUT,
     BrokerLayout,
     MqttAccount,
     acl_text,
@@ -198,6 +199,15 @@ class ProvisioningState:
         _write_atomic(folder / "ca.crt", ca.certificate_pem)
         _write_atomic(folder / "mosquitto.conf", mosquitto_conf(layout).encode())
         return folder
+
+    def write_compose_conf(self, folder: Path) -> Path:
+        """``mosquitto.conf`` for docker-compose's ``mosquitto`` service, in ``folder``
+        (``deploy/mosquitto`` in the repository); the secrets it names are those of
+        ``broker/``, which compose mounts from ``MOSQUITTO_SECRETS_DIR``."""
+        self.load()  # refuses an uninitialised state
+        path = folder / "mosquitto.conf"
+        _write_atomic(path, mosquitto_conf(COMPOSE_LAYOUT).encode())
+        return path
 
     # ------------------------------------------------------------ readers
 
