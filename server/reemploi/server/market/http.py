@@ -129,9 +129,7 @@ def user_of(info: SessionInfo) -> User:
 class GuardedRouter(APIRouter):
     """An APIRouter whose every route must name its permission."""
 
-    def add_api_route(  # type: ignore[override]
-        self, path: str, endpoint: Callable[..., Any], **kwargs: Any
-    ) -> None:
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         extra = kwargs.get("openapi_extra") or {}
         permission = extra.get(PERMISSION_KEY)
         if permission is None:

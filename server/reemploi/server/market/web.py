@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .accounts import SessionInfo
@@ -172,9 +172,9 @@ def on_form(
     template: str,
     context: Callable[[], dict[str, Any]],
     work: Callable[[], Any],
-    done: Callable[[Any], RedirectResponse | HTMLResponse],
+    done: Callable[[Any], Response],
     values: dict[str, Any] | None = None,
-) -> RedirectResponse | HTMLResponse:
+) -> Response:
     """Run ``work``; on a refusal show the form again with the errors field by field."""
     try:
         result = work()
