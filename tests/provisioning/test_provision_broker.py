@@ -116,8 +116,9 @@ def test_spoofed_client_id_cannot_publish_as_another_reader(
 def test_reader_receives_only_its_own_ack_and_cmd(
     state: ProvisioningState, broker: GeneratedBroker
 ) -> None:
-    # Mosquitto 2.0's acl_file grants the SUBSCRIBE itself and filters at delivery:
-    # what matters is that nothing addressed to another reader is ever delivered.
+    # Mosquitto 2.0's acl_file grants the SUBSCRIBE itself and filters at delivery
+    # (every ACL variant is tried in test_provision_subscribe_acl.py): what matters is
+    # that nothing addressed to another reader is ever delivered.
     with broker.probe("lecteur-a", _password(state, "lecteur-a"), "lecteur-a") as spy:
         for pattern in (topic("site-1", "lecteur-b", "ack"), "reemploi/v1/+/+/+", "#"):
             spy.subscribe(pattern)
