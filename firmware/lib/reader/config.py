@@ -88,7 +88,7 @@ RANGES = {
     "max_scans": (1, 1000),
     "resend_s": (5, 3600),
     "ack_timeout_ms": (200, 30000),
-    "status_interval_s": (10, 3600),
+    "status_interval_s": (2, 3600),
     "watchdog_ms": (5000, 120000),
 }
 

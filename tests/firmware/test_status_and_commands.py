@@ -1,0 +1,68 @@
+"""The reader's status message and its commands through a real Mosquitto, under the real
+MicroPython unix port: status every interval (shortened in the config) with every field,
+published retained."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from support.services import Mosquitto
+
+from reemploi.protocol import wire
+
+pytestmark = pytest.mark.micropython
+
+
+def retained(broker: Mosquitto, topic: str, timeout: float = 10) -> mqtt.MQTTMessage:
+    """The message the broker keeps on ``topic``, as a new subscriber receives it."""
+    got: list[mqtt.MQTTMessage] = []
+    done = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="retained-check")
+    client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+
+    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        got.append(msg)
+        done.set()
+
+    client.on_message = on_message
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        assert done.wait(timeout), f"nothing retained on {topic}"
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return got[0]
+
+
+def test_status_every_interval_published_retained(
+    run_mp: Callable[..., str], fresh_mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    out = run_mp(
+        "status_command_tests",
+        {
+            "host": fresh_mosquitto.host,
+            "port": fresh_mosquitto.port,
+            "data": str(tmp_path),
+            "only": ["test_status_every_interval_with_every_field"],
+        },
+    )
+    assert "ok test_status_every_interval_with_every_field" in out
+    expected = json.loads((tmp_path / "status-expected.json").read_text())
+    msg = retained(fresh_mosquitto, expected["topic"])
+    assert msg.retain, "status must be published retained"
+    status = wire.decode_status(msg.payload)
+    assert status.state == wire.STATE_ONLINE and status.device == "rd-status"
+    assert (status.fw, status.queue, status.drops) == (
+        expected["fw"],
+        expected["queue"],
+        expected["drops"],
+    )
+    assert status.reset == "power_on" and status.wifi_rssi == -55
+    assert isinstance(status.heap, int) and status.heap > 0
