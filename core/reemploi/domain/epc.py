@@ -7,6 +7,7 @@ does not carry: it is stored per issuing organisation.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 from reemploi.domain.checkdigit import gs1_check_digit, is_ascii_digits
@@ -181,8 +182,10 @@ def digital_link_to_epc_urn(uri: str, company_prefix_length: int) -> str:
     return f"urn:epc:id:giai:{prefix}.{encode_epc_component(reference)}"
 
 
+@lru_cache(maxsize=65536)
 def normalise_epc(value: str) -> str:
-    """Canonical form of an EPC for the event hash.
+    """Canonical form of an EPC for the event hash (memoised: a pure function of its
+    text, called for every identifier of every event hashed).
 
     An EPC URN of a supported scheme or a Digital Link on any domain becomes the
     canonical Digital Link on https://id.gs1.org. Anything else (other URIs,

@@ -124,7 +124,12 @@ def parse_topic(name: Any) -> tuple[str, str, str]:
 # ---------------------------------------------------------------- JSON writer
 
 
+_FAST_TEXT = hasattr("", "isprintable")  # CPython: skip the per-character loop
+
+
 def _json_str(text: str) -> str:
+    if _FAST_TEXT and '"' not in text and "\\" not in text and text.isprintable():
+        return '"' + text + '"'  # nothing to escape: the loop below would copy it as is
     out = ['"']
     for ch in text:
         code = ord(ch)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from sqlalchemy import Connection, select, update
 
@@ -25,6 +26,7 @@ class Resolution:
     refused: bool = False  # True: a forged, replayed or malformed anti-clone reading
 
 
+@lru_cache(maxsize=65536)
 def canonical_giai(uri: str) -> str | None:
     """The canonical GIAI Digital Link of ``uri``, or None when it is not a GIAI link."""
     try:
