@@ -15,6 +15,7 @@ never see a lock. The path of a scan:
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import socket
 import ssl
@@ -44,11 +45,13 @@ from . import health as health_mod
 from .dedup import SightingMerger
 from .intake import EVIDENCE, FORWARD, STATUS, classify
 from .lots import LotDecision, LotRules, LotTracker
-from .outbox import Outbox
+from .outbox import DEFER_DISK, Outbox
 from .outbox_store import NewMessage, OutboxStore, StoreError, StoreFull, entry_size
 from .settings import GatewaySettings
 
 FIRMWARE = "gateway-0.1"
+# a lot decision, its wall-clock (at, first_seen) and the position, not yet on disk
+_UnsavedLot = tuple[LotDecision, tuple[float, float], Position | None]
 HELD_RETRY_S = 60.0
 BATCH = 2000
 
@@ -107,6 +110,11 @@ class Bridge:
         self._held_since: float | None = None
         self._to_delete: list[int] = []
         self._deleted_at = 0.0
+        self._local_gen = 0  # bumped when we reconnect to get deferred messages again
+        self._disk_retry_at = 0.0
+        self._unsaved: list[NewMessage] = []  # own messages a full disk refused
+        # lot decisions with wall-clock (at, first_seen) and position, not yet on disk
+        self._unsaved_lots: list[_UnsavedLot] = []
         self.local = self._local_client()
         self.central = self._central_client()
 
@@ -127,7 +135,9 @@ class Bridge:
         c.reconnect_delay_set(1, 5)
         c.on_connect = self._local_connected
         c.on_disconnect = lambda *a: self.events.put(("local_link", False))
-        c.on_message = lambda _c, _u, m: self.events.put(("in", m.mid, m.topic, m.payload))
+        c.on_message = lambda _c, _u, m: self.events.put(
+            ("in", m.mid, m.topic, m.payload, self._local_gen)
+        )
         return c
 
     def _central_client(self) -> mqtt.Client:
@@ -188,7 +198,8 @@ class Bridge:
         for event in events:
             name = event[0]
             if name == "in":
-                inbound.append((event[1], event[2], event[3]))
+                if event[4] == self._local_gen:  # else: redelivered after our reconnect
+                    inbound.append((event[1], event[2], event[3]))
             elif name == "puback":
                 delivered += self._on_puback(event[1], event[2])
             else:
@@ -201,8 +212,7 @@ class Bridge:
         self._to_delete += delivered
         mono = self.monotonic()
         if self._to_delete and (len(self._to_delete) >= 1000 or mono - self._deleted_at >= 0.2):
-            self.store.delete_delivered(self._to_delete)
-            self._to_delete, self._deleted_at = [], mono
+            self._delete_delivered(mono)
         self._pump()
         self._timers()
 
@@ -251,53 +261,92 @@ class Bridge:
     # ------------------------------------------------------------ inbound
 
     def _take_in(self, inbound: list[tuple[int, str, bytes]]) -> None:
+        """Store reader messages, then ack them locally; or leave them on the local broker.
+
+        Once one reader message is deferred (budget reached, or the disk refused it),
+        every later one is deferred too, so that none overtakes it: they come back, in
+        order, when :meth:`_resume_local` reconnects.
+        """
         now = self.clock()
         to_store: list[NewMessage] = []
-        acks: list[int] = []
-        refused_mids: list[int] = []
+        store_mids: list[int] = []
         scans = []
+        evidence = 0
+        pending = 0
         for mid, msg_topic, payload in inbound:
             intake = classify(self.s.site, self.s.gateway_id, msg_topic, payload, now)
             if intake.action == STATUS:
                 self._relay_status(msg_topic, payload)
-                acks.append(mid)
+                self.local.ack(mid, 1)
                 continue
             assert intake.message is not None
-            if not self.outbox.fits(entry_size(intake.message.topic, intake.message.payload)):
-                self.outbox.counters.drops += 1
-                refused_mids.append(mid)  # left unacked on the local broker
+            size = entry_size(intake.message.topic, intake.message.payload)
+            if self.outbox.deferring or not self.outbox.fits(pending + size):
+                self.outbox.defer_local()  # left unacked on the local broker
                 continue
+            pending += size
             to_store.append(intake.message)
-            acks.append(mid)
+            store_mids.append(mid)
             if intake.action == EVIDENCE:
-                self.extra.evidence += 1
+                evidence += 1
             elif intake.action == FORWARD and intake.scan is not None:
                 scans.append(intake.scan)
-        self._store(to_store, now)
-        if self.extra.disk_full and to_store:
-            return  # not stored: leave them unacked on the local broker
-        for mid in acks:
+        if not to_store:
+            return
+        if not self._store(to_store, now):
+            self.outbox.defer_local(len(to_store), DEFER_DISK)
+            return
+        for mid in store_mids:
             self.local.ack(mid, 1)
+        self.extra.evidence += evidence
         for scan in scans:
             self._sightings(self.merger.add(scan, now))
 
-    def _store(self, messages: list[NewMessage], now: float) -> None:
+    def _store(self, messages: list[NewMessage], now: float, budget: bool = True) -> bool:
+        """Write, then queue; False (nothing written) when the disk is full."""
         if not messages:
-            return
+            return True
         try:
             entries = self.store.add_many(messages)
-        except StoreFull:
-            self.extra.disk_full += len(messages)
-            return
-        except StoreError as exc:
-            self.extra.central_error = self.extra.central_error or f"outbox: {exc}"
-            raise
-        self.extra.disk_full = 0
+        except StoreFull as exc:
+            self._disk_full(exc)
+            return False
+        self._disk_ok()
         for entry in entries:
             if entry is None:
                 self.outbox.duplicate_seen()
             else:
-                self.outbox.accept(entry, now)
+                self.outbox.accept(entry, now, budget=budget)
+        return True
+
+    def _disk_full(self, exc: StoreError) -> None:
+        if not self.extra.disk_full:
+            self._disk_retry_at = self.monotonic() + self.s.disk_retry_s
+        self.extra.disk_full = True
+        self.extra.disk_error = str(exc)[:200]
+
+    def _disk_ok(self) -> None:
+        self.extra.disk_full = False
+        self.extra.disk_error = None
+
+    def _resume_local(self) -> None:
+        """Reconnect to the local broker: it redelivers what we left unacknowledged."""
+        self.outbox.resumed()
+        self.extra.local_resumes += 1
+        self.local.disconnect()
+        self.local.loop_stop()
+        self._local_gen += 1  # messages still queued from the old connection come again
+        self.local.connect_async(self.s.local_host, self.s.local_port, keepalive=30)
+        self.local.loop_start()
+
+    def _delete_delivered(self, mono: float) -> None:
+        try:
+            self.store.delete_delivered(self._to_delete)
+        except StoreFull as exc:  # kept for later: a delete needs room in the WAL too
+            self._disk_full(exc)
+            self._deleted_at = mono + self.s.disk_retry_s
+            return
+        self._to_delete, self._deleted_at = [], mono
 
     def _relay_status(self, device_topic: str, payload: bytes) -> None:
         self.extra.status_relayed += 1
@@ -313,7 +362,8 @@ class Bridge:
         self.extra.merged_sightings += len(merged)
         out = gateway_topic(self.s.site, self.s.gateway_id, KIND_SIGHTING)
         now = self.clock()
-        self._store([NewMessage(s.key, out, encode_sighting(s), now) for s in merged], now)
+        self._unsaved += [NewMessage(s.key, out, encode_sighting(s), now) for s in merged]
+        self._save_own()
 
     def _lot_decisions(self, decisions: list[LotDecision]) -> None:
         if not decisions:
@@ -322,25 +372,49 @@ class Bridge:
         position = self.position
         if position is not None and mono - self._position_mono > self.s.gps_max_age_s:
             position = None  # gpsd went quiet: an old fix would place the lot wrongly
-        messages = []
-        for d in decisions:
-            move = LotMovement(
-                gateway=self.s.gateway_id,
-                seq=self.store.next_counter("lot_seq"),
-                event=d.event,
-                beacon=d.beacon,
-                mode=self.s.mode,
-                at=int((now - (mono - d.at)) * 1000),
-                first_seen=int((now - (mono - d.first_seen)) * 1000),
-                rssi=d.rssi_peak if d.rssi_peak > -127 else None,
-                sightings=d.sightings,
-                position=position,
-            )
-            out = gateway_topic(self.s.site, self.s.gateway_id, KIND_LOT)
-            messages.append(NewMessage(move.key, out, encode_lot_movement(move), now))
-        self.extra.lot_movements += len(messages)
-        self._store(messages, now)
+        for d in decisions:  # tracker times (monotonic) to wall-clock seconds
+            wall = (now - (mono - d.at), now - (mono - d.first_seen))
+            self._unsaved_lots.append((d, wall, position))
+        self.extra.lot_movements += len(decisions)
         self.extra.lots_present = tuple(self.lots.present())
+        self._save_own()
+
+    def _save_own(self) -> None:
+        """Store the gateway's own messages, oldest first; a full disk keeps them for later."""
+        now = self.clock()
+        if self._unsaved:
+            if not self._store(self._unsaved, now, budget=False):
+                return
+            self._unsaved = []
+        while self._unsaved_lots:
+            try:
+                entry = self.store.add_numbered(
+                    "lot_seq", functools.partial(self._lot_message, self._unsaved_lots[0], now)
+                )
+            except StoreFull as exc:
+                self._disk_full(exc)
+                return
+            self._disk_ok()
+            self._unsaved_lots.pop(0)
+            if entry is not None:
+                self.outbox.accept(entry, now, budget=False)
+
+    def _lot_message(self, item: _UnsavedLot, now: float, seq: int) -> NewMessage:
+        d, (at, first_seen), position = item
+        move = LotMovement(
+            gateway=self.s.gateway_id,
+            seq=seq,
+            event=d.event,
+            beacon=d.beacon,
+            mode=self.s.mode,
+            at=int(at * 1000),
+            first_seen=int(first_seen * 1000),
+            rssi=d.rssi_peak if d.rssi_peak > -127 else None,
+            sightings=d.sightings,
+            position=position,
+        )
+        out = gateway_topic(self.s.site, self.s.gateway_id, KIND_LOT)
+        return NewMessage(move.key, out, encode_lot_movement(move), now)
 
     # ------------------------------------------------------------ outbound
 
@@ -361,7 +435,8 @@ class Bridge:
             return []  # a status, health or downlink publish
         if failed:
             entry = self.outbox.refused(mid)
-            self.store.hold([entry.id])
+            with contextlib.suppress(StoreError):  # not persisted: retried after a restart
+                self.store.hold([entry.id])
             self._held_since = self._held_since or self.monotonic()
             return []
         return [self.outbox.acked(mid).id]
@@ -372,9 +447,17 @@ class Bridge:
         mono = self.monotonic()
         self._lot_decisions(self.lots.tick(mono))
         self._sightings(self.merger.close_due(self.clock()))
+        if self.outbox.resume_due():
+            self._resume_local()  # room again in the budget
+        elif self.extra.disk_full and mono >= self._disk_retry_at:
+            self._disk_retry_at = mono + self.s.disk_retry_s
+            self._save_own()  # a write attempt
+            if self.outbox.deferring == DEFER_DISK:
+                self._resume_local()  # the redelivered messages try the disk again
         if self._held_since is not None and mono - self._held_since >= HELD_RETRY_S:
             self.outbox.retry_held()
-            self.store.release_held()
+            with contextlib.suppress(StoreError):  # a full disk: retried in memory anyway
+                self.store.release_held()
             self._held_since = None
         if mono - self._last_health >= self.s.health_interval_s:
             self._publish_health(self.clock())
@@ -394,7 +477,7 @@ class Bridge:
     def _publish_health(self, now: float) -> None:
         self._last_health = self.monotonic()
         report = self.health(now)
-        health_mod.write_file(self.s.health_path, report)
+        health_mod.write_file(self.s.health_path, report)  # best effort (full disk)
         if not self.outbox.link_up:
             return
         status = Status(
@@ -427,7 +510,8 @@ class Bridge:
             self.local.disconnect()
             self.central.loop_stop()
             self.local.loop_stop()
-            self.store.delete_delivered(self._to_delete)
+            with contextlib.suppress(StoreError):
+                self.store.delete_delivered(self._to_delete)
             self.store.close()
 
     def _set_nodelay(self) -> None:

@@ -7,6 +7,7 @@ outbox file, lots present. ``reemploi-gateway status`` reads the file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -23,7 +24,10 @@ ALARM_CENTRAL_AUTH = "central_auth_refused"
 # French first: what a person reads in `reemploi-gateway status`.
 ALARM_TEXT = {
     "outbox_high": ("file d'attente presque pleine", "outbox nearly full"),
-    "outbox_full": ("file d'attente pleine : lectures refusées", "outbox full: scans refused"),
+    "outbox_full": (
+        "file d'attente pleine : nouvelles lectures laissées sur le broker local",
+        "outbox full: new scans left on the local broker",
+    ),
     "central_refused": (
         "le broker central refuse des messages (ACL ?)",
         "central broker refuses messages (ACL?)",
@@ -33,7 +37,10 @@ ALARM_TEXT = {
         "fichier de file d'attente corrompu mis de côté",
         "corrupted outbox file quarantined",
     ),
-    ALARM_DISK_FULL: ("disque plein", "disk full"),
+    ALARM_DISK_FULL: (
+        "disque plein : nouvelles lectures laissées sur le broker local",
+        "disk full: new scans left on the local broker",
+    ),
     ALARM_CENTRAL_AUTH: (
         "le broker central refuse l'identité de la passerelle",
         "central broker refuses the gateway's credentials",
@@ -49,7 +56,9 @@ class Extra:
     central_error: str | None = None
     evidence: int = 0
     merged_sightings: int = 0
-    disk_full: int = 0
+    disk_full: bool = False  # the last write failed with SQLITE_FULL
+    disk_error: str | None = None
+    local_resumes: int = 0  # reconnections to take deferred reader messages back
     status_relayed: int = 0
     downlink: int = 0
     lots_present: tuple[str, ...] = ()
@@ -94,7 +103,11 @@ def snapshot(
         "accepted": c.accepted,
         "delivered": c.delivered,
         "duplicates": c.duplicates,
-        "drops": c.drops + extra.disk_full,
+        "drops": c.drops,
+        "deferred": c.deferred,
+        "deferring": outbox.deferring,
+        "disk_error": extra.disk_error,
+        "local_resumes": extra.local_resumes,
         "refused": c.refused,
         "clock_jumps": c.clock_jumps,
         "evidence": extra.evidence,
@@ -113,11 +126,18 @@ def snapshot(
     }
 
 
-def write_file(path: Path, health: dict[str, Any]) -> None:
-    """Atomic replace, so `status` never reads half a file."""
+def write_file(path: Path, health: dict[str, Any]) -> bool:
+    """Atomic replace, so `status` never reads half a file. False if the disk refused
+    (put ``health_file`` on another file system, e.g. /run, to see a full disk)."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(health, ensure_ascii=False, indent=1))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(health, ensure_ascii=False, indent=1))
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return False
+    return True
 
 
 def read_file(path: Path) -> dict[str, Any] | None:
@@ -140,6 +160,7 @@ def describe(health: dict[str, Any], now: float) -> str:
         f"  en attente / queued : {h('queue')}  (en vol / in flight {h('inflight')})",
         f"  plus ancienne non envoyée / oldest unsent : {health.get('oldest_unsent_s')} s",
         f"  doublons / duplicates : {h('duplicates')}  pertes / drops : {h('drops')}"
+        f"  différées / deferred : {h('deferred')}"
         f"  preuves / evidence : {health.get('evidence')}",
         f"  disque / disk : {h('outbox_bytes')} / {h('outbox_max_bytes')} octets/bytes",
         f"  état publié il y a / reported {age:.0f} s ago",

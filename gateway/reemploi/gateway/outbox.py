@@ -18,6 +18,11 @@ Transitions (one table, the only ones allowed)::
     held       retry_held       queued     after an operator fixed the ACL / credentials
     inflight   restarted        queued     a new process cannot trust old handles
 
+Budget: a reader message that does not fit in ``max_bytes`` is not written; the bridge
+leaves it unacknowledged on the local broker (:meth:`Outbox.defer_local`), and so is
+every later reader message (to keep each device's order), until the outbox has drained
+below ``high_water`` (:meth:`Outbox.resume_due`); the local broker then redelivers them.
+
 A link loss keeps in-flight entries in flight: the MQTT client retransmits them with
 the same handle when it reconnects. Only a restart re-queues them, which may deliver a
 scan twice; the central side accepts each idempotency key once.
@@ -48,6 +53,9 @@ ALARM_OUTBOX_FULL = "outbox_full"
 ALARM_CLOCK_JUMP = "clock_jump"
 ALARM_REFUSED = "central_refused"
 
+DEFER_BUDGET = "budget"
+DEFER_DISK = "disk"
+
 
 class IllegalTransition(Exception):
     """A caller asked the outbox for a transition the table does not allow (a bug)."""
@@ -72,6 +80,7 @@ class Counters:
     delivered: int = 0
     duplicates: int = 0
     drops: int = 0
+    deferred: int = 0  # reader messages left on the local broker (budget or full disk)
     refused: int = 0
     clock_jumps: int = 0
 
@@ -90,14 +99,17 @@ class Outbox:
     _last_now: float | None = None
     link_up: bool = False
     counters: Counters = field(default_factory=Counters)
+    _deferring: str | None = None  # DEFER_BUDGET / DEFER_DISK while deferring
 
     # ------------------------------------------------------------ input events
 
-    def accept(self, entry: Entry, now: float) -> None:
-        """A message is on disk: queue it. Raises :class:`OutboxFull` past the budget."""
+    def accept(self, entry: Entry, now: float, budget: bool = True) -> None:
+        """A message is on disk: queue it. Raises :class:`OutboxFull` past the budget,
+        unless ``budget`` is false (the gateway's own few messages are never refused)."""
         self._observe_clock(now)
-        if self._bytes + entry.size > self.max_bytes:
+        if budget and self._bytes + entry.size > self.max_bytes:
             self.counters.drops += 1
+            self._deferring = DEFER_BUDGET
             raise OutboxFull(f"outbox full: {self._bytes} + {entry.size} > {self.max_bytes} bytes")
         if entry.id in self._queued or entry.id in self._held or self._inflight_has(entry.id):
             raise IllegalTransition(f"entry {entry.id} is already in the outbox")
@@ -116,6 +128,27 @@ class Outbox:
     def fits(self, size: int) -> bool:
         """Whether a message of ``size`` bytes is within the disk budget."""
         return self._bytes + size <= self.max_bytes
+
+    def defer_local(self, count: int = 1, reason: str = DEFER_BUDGET) -> None:
+        """Reader messages left unacknowledged on the local broker: no room in the budget
+        (``budget``) or the disk refused the write (``disk``)."""
+        self.counters.deferred += count
+        if self._deferring != DEFER_DISK:
+            self._deferring = reason
+
+    @property
+    def deferring(self) -> str | None:
+        """While set, every new reader message is deferred (per-device order)."""
+        return self._deferring
+
+    def resume_due(self) -> bool:
+        """Deferred for the budget, and the outbox drained below ``high_water``: time to
+        take the deferred messages back (the local broker redelivers them). A full disk
+        is retried by the caller's timer instead."""
+        return self._deferring == DEFER_BUDGET and self._bytes <= self.max_bytes * self.high_water
+
+    def resumed(self) -> None:
+        self._deferring = None
 
     def inflight_mids(self) -> dict[int, Entry]:
         """Message ids awaiting a PUBACK (read-only view)."""
@@ -215,7 +248,7 @@ class Outbox:
         found = []
         if self._bytes >= self.max_bytes * self.high_water:
             found.append(ALARM_OUTBOX_HIGH)
-        if self.counters.drops:
+        if self._deferring == DEFER_BUDGET:
             found.append(ALARM_OUTBOX_FULL)
         if self._held:
             found.append(ALARM_REFUSED)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +62,13 @@ class NewMessage:
     received_at: float
 
 
+def _store_error(exc: sqlite3.OperationalError) -> StoreError:
+    """SQLITE_FULL ("database or disk is full") → :class:`StoreFull`, else StoreError."""
+    if "full" in str(exc).lower():
+        return StoreFull(str(exc))
+    return StoreError(str(exc))
+
+
 def entry_size(topic: str, payload: bytes) -> int:
     return len(topic) + len(payload) + 64  # row overhead, roughly
 
@@ -83,7 +90,8 @@ class OutboxStore:
     # ------------------------------------------------------------ opening
 
     def _open(self, synchronous: str) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # timeout: `replay --release-held` may write while the gateway runs
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
         try:
             mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode != "wal":
@@ -118,32 +126,42 @@ class OutboxStore:
     # ------------------------------------------------------------ writing
 
     def add_many(self, messages: Sequence[NewMessage]) -> list[Entry | None]:
-        """Store messages in one transaction; ``None`` where the key was already there."""
-        result: list[Entry | None] = []
+        """Store messages in one transaction; ``None`` where the key was already there.
+
+        Raises :class:`StoreFull` when the disk is full (nothing of the batch is kept).
+        """
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            for msg in messages:
-                cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO outbox (key, topic, payload, received_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (msg.key, msg.topic, msg.payload, msg.received_at),
-                )
-                if cursor.rowcount == 1 and cursor.lastrowid is not None:
-                    size = entry_size(msg.topic, msg.payload)
-                    result.append(Entry(cursor.lastrowid, msg.received_at, size))
-                else:
-                    result.append(None)
+            result = [self._insert(msg) for msg in messages]
             self._db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             self._rollback()
-            if "full" in str(exc).lower():
-                raise StoreFull(str(exc)) from exc
-            raise StoreError(str(exc)) from exc
+            raise _store_error(exc) from exc
         return result
 
-    def remove(self, ids: Iterable[int]) -> None:
-        """Drop one message that was refused by the budget after it was written."""
-        self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+    def add_numbered(self, counter: str, make: Callable[[int], NewMessage]) -> Entry | None:
+        """Take the next value of a durable counter and store ``make(value)``, atomically:
+        a full disk neither loses the message nor burns the number."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT value FROM meta WHERE name = ?", (counter,)).fetchone()
+            value = int(row[0]) + 1 if row else 0
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (counter, str(value)))
+            entry = self._insert(make(value))
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise _store_error(exc) from exc
+        return entry
+
+    def _insert(self, msg: NewMessage) -> Entry | None:
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO outbox (key, topic, payload, received_at) VALUES (?, ?, ?, ?)",
+            (msg.key, msg.topic, msg.payload, msg.received_at),
+        )
+        if cursor.rowcount == 1 and cursor.lastrowid is not None:
+            return Entry(cursor.lastrowid, msg.received_at, entry_size(msg.topic, msg.payload))
+        return None
 
     def delete_delivered(self, ids: Sequence[int]) -> None:
         """Forget delivered messages. No fsync of its own: if a crash loses this delete,
@@ -155,22 +173,39 @@ class OutboxStore:
             self._db.execute("BEGIN")
             self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
             self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:  # even a delete needs room in the WAL
+            self._rollback()
+            raise _store_error(exc) from exc
         finally:
             self._db.execute(f"PRAGMA synchronous={self.synchronous}")
 
     def hold(self, ids: Sequence[int]) -> None:
-        self._db.executemany("UPDATE outbox SET held = 1 WHERE id = ?", [(i,) for i in ids])
+        try:
+            self._db.executemany("UPDATE outbox SET held = 1 WHERE id = ?", [(i,) for i in ids])
+        except sqlite3.OperationalError as exc:
+            raise _store_error(exc) from exc
 
-    def release_held(self) -> None:
-        self._db.execute("UPDATE outbox SET held = 0 WHERE held = 1")
+    def release_held(self) -> int:
+        """Mark every held message as queued again; returns how many were held."""
+        try:
+            return self._db.execute("UPDATE outbox SET held = 0 WHERE held = 1").rowcount
+        except sqlite3.OperationalError as exc:
+            raise _store_error(exc) from exc
+
+    def held_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM outbox WHERE held = 1").fetchone()[0])
 
     def next_counter(self, name: str) -> int:
         """A durable counter (the gateway's own message ``seq``), starting at 0."""
-        self._db.execute("BEGIN IMMEDIATE")
-        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-        value = int(row[0]) + 1 if row else 0
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, str(value)))
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+            value = int(row[0]) + 1 if row else 0
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, str(value)))
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise _store_error(exc) from exc
         return value
 
     def _rollback(self) -> None:

@@ -49,6 +49,9 @@ class GatewaySettings(BaseSettings):
     state_dir: Path = Path("/var/lib/reemploi-gateway")
     outbox_max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    disk_retry_s: float = Field(default=10.0, gt=0)  # full disk: how often to try again
+    # health.json: default in state_dir; /run/reemploi-gateway keeps it visible on a full disk
+    health_file: Path | None = None
     window: int = Field(default=200, ge=1, le=60000)
     dedup_window_s: float = Field(default=2.0, gt=0)
     health_interval_s: float = Field(default=10.0, gt=0)
@@ -105,7 +108,7 @@ class GatewaySettings(BaseSettings):
 
     @property
     def health_path(self) -> Path:
-        return self.state_dir / "health.json"
+        return self.health_file or self.state_dir / "health.json"
 
     @classmethod
     def settings_customise_sources(
