@@ -8,8 +8,8 @@ Raspberry Pi 5). Both modules are the ones the PyPI ``mfrc522`` package depends 
 they are imported only when this reader is asked for, and their absence (any machine
 that is not a Pi) is reported in French with what to do.
 
-Wiring (BCM numbering): SDA→CE0 (GPIO 8), SCK→GPIO 11, MOSI→GPIO 10, MISO→GPIO 9,
-RST→GPIO 25, 3.3V, GND (never 5 V).
+Wiring: :data:`RC522_WIRING` (also drawn in the installers' guide): SDA→CE0 (GPIO 8),
+SCK→GPIO 11, MOSI→GPIO 10, MISO→GPIO 9, RST→GPIO 25, 3.3V, GND (never 5 V).
 """
 
 from __future__ import annotations
@@ -20,10 +20,22 @@ from typing import Any
 from .firmware_nfc import Mfrc522TagLink, load_firmware_nfc
 from .tag_link import ReaderUnavailable
 
-__all__ = ["KernelChipSelect", "ResetPin", "SpidevBus", "open_pi_reader"]
+__all__ = ["RC522_WIRING", "KernelChipSelect", "ResetPin", "SpidevBus", "open_pi_reader"]
 
 DEFAULT_SPEED_HZ = 1_000_000  # the MFRC522 accepts up to 10 MHz; 1 MHz tolerates long wires
 DEFAULT_RESET_GPIO = 25
+
+# RC522 board pin (in its header order) -> (Raspberry Pi signal, physical header pin).
+RC522_WIRING: tuple[tuple[str, str, int | None], ...] = (
+    ("SDA", "GPIO 8 (CE0)", 24),
+    ("SCK", "GPIO 11 (SCLK)", 23),
+    ("MOSI", "GPIO 10 (MOSI)", 19),
+    ("MISO", "GPIO 9 (MISO)", 21),
+    ("IRQ", "non branché", None),
+    ("GND", "GND", 6),
+    ("RST", f"GPIO {DEFAULT_RESET_GPIO}", 22),
+    ("3.3V", "3,3 V", 1),
+)
 
 
 class SpidevBus:
