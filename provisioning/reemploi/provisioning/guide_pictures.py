@@ -93,17 +93,17 @@ def wiring_svg() -> str:
         body.append(_text(340, y + 4, f"broche {header_pin} · {signal}", 12))
     # the 40-pin header: odd pins on the left column, even on the right, pin 1 square
     body.append(_text(607, 52, "En-tête 40 broches", 11, "middle"))
-    for pin in range(1, 41):
-        row, column = (pin - 1) // 2, (pin - 1) % 2
+    for number in range(1, 41):
+        row, column = (number - 1) // 2, (number - 1) % 2
         x, y = 600 + column * 14, 66 + row * 12
-        fill = used.get(pin, "#dddddd")
-        if pin == 1:
+        fill = used.get(number, "#dddddd")
+        if number == 1:
             body.append(f"<rect x='{x - 4}' y='{y - 4}' width='8' height='8' fill='{fill}'/>")
         else:
             body.append(f"<circle cx='{x}' cy='{y}' r='4' fill='{fill}'/>")
-        if pin in used:
+        if number in used:
             side_x, anchor = (590, "end") if column == 0 else (624, "start")
-            body.append(_text(side_x, y + 4, str(pin), 10, anchor))
+            body.append(_text(side_x, y + 4, str(number), 10, anchor))
     body.append(_text(607, 318, "broche 1 : pastille carrée", 10, "middle"))
     body.append(
         _text(20, 330, "Activer SPI : sudo raspi-config → Interface Options → SPI, puis redémarrer",
