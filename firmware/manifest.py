@@ -3,7 +3,7 @@
 # and by the tests (every file here is compiled with mpy-cross -march=xtensawin).
 # The simulator (lib/reader/sim) stays on the PC.
 APP = [
-    "__init__.py", "app.py", "ble_scanner.py", "config.py", "esp32.py", "feedback.py",
+    "__init__.py", "app.py", "ble_scanner.py", "commands.py", "config.py", "esp32.py", "feedback.py",
     "iso14443a.py", "isodep.py", "mfrc522.py", "mqtt_client.py", "mqtt_packet.py",
     "nfc_reader.py", "ntag.py", "portable.py", "scan_queue.py", "sequence.py", "board.py",
     "watchdog.py",

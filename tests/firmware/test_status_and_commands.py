@@ -66,3 +66,21 @@ def test_status_every_interval_published_retained(
     )
     assert status.reset == "power_on" and status.wifi_rssi == -55
     assert isinstance(status.heap, int) and status.heap > 0
+
+
+def test_commands_through_the_broker(
+    run_mp: Callable[..., str], fresh_mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    out = run_mp(
+        "status_command_tests",
+        {
+            "host": fresh_mosquitto.host,
+            "port": fresh_mosquitto.port,
+            "data": str(tmp_path),
+            "only": ["test_commands_identify_set_report_reboot_and_bad_ones"],
+        },
+    )
+    assert "ok test_commands_identify_set_report_reboot_and_bad_ones" in out
+    assert out.count("command refused:") == 11, out
+    msg = retained(fresh_mosquitto, wire.topic("cp-test", "rd-cmd", "status"))
+    assert msg.retain and wire.decode_status(msg.payload).reset == "soft_reset"

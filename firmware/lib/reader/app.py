@@ -12,6 +12,7 @@
 from reader import FIRMWARE_VERSION
 from reader import config as config_mod
 from reader.ble_scanner import BleScanner
+from reader.commands import Commands
 from reader.feedback import Feedback
 from reader.mfrc522 import Mfrc522
 from reader.mqtt_client import MqttClient, MqttError, tls_context
@@ -41,8 +42,9 @@ class Reader:
                                   b["window_ms"], b["duty_percent"])
         self.configured = config_mod.is_configured(cfg)
         self.counters = {"scans": 0, "acks": 0, "queued_feedback": 0, "bad_messages": 0,
-                         "commands": 0, "publish_failures": 0}
-        self.overrides = {}
+                         "commands": 0, "commands_refused": 0, "commands_repeated": 0,
+                         "commands_failed": 0, "overrides_unsaved": 0, "publish_failures": 0}
+        self.commands = Commands(self)
         self._acks = {}  # key -> [Event, Ack or None] for scans waiting for feedback
         self._kick = asyncio.Event()
         self.watchdog = LoopWatchdog(hw.watchdog, cfg["watchdog_ms"])
@@ -52,6 +54,19 @@ class Reader:
             self.mqtt = self._make_client()
 
     # ---------------------------------------------------------------- set-up
+
+    def path(self, name):
+        """Where a file of this reader lives (its data dir; the flash root on the board)."""
+        return self.data_dir + "/" + name if self.data_dir else name
+
+    def settings_changed(self):
+        """Pass settings the `set` command changed to the parts that copied them."""
+        self.nfc.holdoff_ms = self.cfg["nfc"]["same_tag_holdoff_ms"]
+        if self.ble is not None:
+            b = self.cfg["ble"]
+            self.ble.min_interval_ms = b["min_interval_s"] * 1000
+            self.ble.window_ms = b["window_ms"]
+            self.ble.duty_percent = b["duty_percent"]
 
     def _topics(self):
         site, device = self.cfg["site"], self.cfg["device"]
@@ -133,13 +148,7 @@ class Reader:
                 waiter[1] = ack
                 waiter[0].set()
         elif topic == self.t_cmd:
-            try:
-                command = wire.decode_command(payload)
-            except wire.MalformedMessage as exc:
-                self.counters["bad_messages"] += 1
-                print("command refused:", exc.reason)
-                return
-            asyncio.create_task(self.run_command(command))
+            self.commands.received(payload)
 
     async def _on_up(self):
         if self.mqtt is None:
@@ -242,34 +251,10 @@ class Reader:
 
     # ---------------------------------------------------------------- commands
 
-    async def run_command(self, command):
-        self.counters["commands"] += 1
-        name = command.cmd
-        print("command:", name, command.id)
-        if name == "identify":
-            await self.feedback.play("identify")
-        elif name == "report":
-            print("report:", self.error_counts())
-            await self.publish_status()
-        elif name == "set":
-            for key, value in command.args.items():
-                error = config_mod.apply_setting(self.cfg, key, value)
-                if error:
-                    print("set", key, "refused:", error)
-                else:
-                    self.overrides[key] = value
-            try:
-                config_mod.save_overrides(self.overrides, (self.data_dir + "/" if self.data_dir else "")
-                                          + config_mod.OVERRIDES_PATH)
-            except OSError as exc:
-                print("set: cannot save overrides:", exc)
-            await self.publish_status()
-        elif name == "reboot":
-            await self.publish_status()
-            if self.mqtt is not None:
-                await self.mqtt.disconnect()
-            await sleep_ms(200)
-            self.hw.reboot()
+    async def publish_report(self, command_id=None):
+        """The `report` command: every error counter on the console, and a status now."""
+        print("report:", self.error_counts())
+        await self.publish_status()
 
     # ---------------------------------------------------------------- main
 

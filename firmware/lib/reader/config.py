@@ -237,19 +237,26 @@ def load(path=CONFIG_PATH, overrides_path=OVERRIDES_PATH):
     return cfg, problems + more
 
 
-def apply_setting(cfg, name, value):
-    """Apply one ``set`` command argument; return an error text or None."""
+def check_setting(name, value):
+    """Error text when ``set`` may not give ``name`` this value, else None."""
     path = SETTABLE.get(name)
     if path is None:
         return "réglage non modifiable à distance (not settable remotely)"
-    node = cfg
     defaults = DEFAULTS
     for key in path[:-1]:
-        node = node[key]
         defaults = defaults[key]
-    error = _check_value(path[-1], defaults[path[-1]], value)
+    return _check_value(path[-1], defaults[path[-1]], value)
+
+
+def apply_setting(cfg, name, value):
+    """Apply one ``set`` command argument; return an error text or None."""
+    error = check_setting(name, value)
     if error:
         return error
+    path = SETTABLE[name]
+    node = cfg
+    for key in path[:-1]:
+        node = node[key]
     node[path[-1]] = value
     return None
 

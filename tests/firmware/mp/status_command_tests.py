@@ -102,3 +102,134 @@ async def test_status_every_interval_with_every_field(p):
     # what the pytest side will find retained
     with open(p["data"] + "/status-expected.json", "w") as f:
         f.write(json.dumps({"topic": status_topic, "queue": 1, "drops": 1, "fw": FIRMWARE_VERSION}))
+
+
+def command(ident, cmd, args=None):
+    return wire.encode_command(wire.Command(ident, cmd, args))
+
+
+async def until(check, timeout_ms=8000):
+    waited = 0
+    while not check():
+        if waited >= timeout_ms:
+            return False
+        await sleep_ms(20)
+        waited += 20
+    return True
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.loads(f.read())
+
+
+async def test_commands_identify_set_report_reboot_and_bad_ones(p):
+    device = "rd-cmd"
+    status_topic = wire.topic(SITE, device, "status")
+    cmd_topic = wire.topic(SITE, device, "cmd")
+    folder = data_dir(p, "cmd")
+    platform = Platform(p, "platform-cmd")
+    await platform.start([status_topic])
+    sim = SimulatedReader(cfg(p, device), folder)
+    sim.start()
+    assert await sim.wait_connected()
+    assert await platform.wait_for(status_topic, 1)
+    first = sim.reader
+    counters = first.counters
+
+    async def send(payload):
+        await platform.client.publish(cmd_topic, payload, 1)
+
+    # identify: blinks blue
+    await send(command("c-1", "identify"))
+    assert await until(lambda: "identify" in first.feedback.played), first.feedback.played
+    assert (0, 0, 1) in sim.hw.led.history
+    assert await until(lambda: not first.feedback._busy)
+
+    # set: validated, applied at once, persisted, status published after it
+    statuses = len(platform.on(status_topic))
+    await send(
+        command(
+            "c-2",
+            "set",
+            {"volume": 80, "buzzer": False, "status_interval_s": 30, "same_tag_holdoff_ms": 500},
+        )
+    )
+    assert await until(lambda: first.cfg["feedback"]["volume"] == 80)
+    assert first.cfg["feedback"]["buzzer"] is False and first.cfg["status_interval_s"] == 30
+    assert first.nfc.holdoff_ms == 500
+    saved = read_json(folder + "/overrides.json")
+    assert saved == {
+        "volume": 80,
+        "buzzer": False,
+        "status_interval_s": 30,
+        "same_tag_holdoff_ms": 500,
+    }, saved
+    assert await platform.wait_for(status_topic, statuses + 1)
+
+    # refused whole, nothing changed: out of range, not settable, wrong type, one bad of two
+    for i, args in enumerate(
+        (
+            {"volume": 500},
+            {"broker_host": "evil.example"},
+            {"led": "yes"},
+            {"volume": 10, "watchdog_ms": 1000},
+            {},
+        )
+    ):
+        await send(command("bad-set-" + str(i), "set", args))
+    # malformed or not a command this reader knows
+    for payload in (
+        b"not json",
+        b'{"v":1,"id":"c-9","cmd":"format"}',
+        b'{"v":1,"id":"c-10","cmd":"set","args":[1]}',
+        b'{"v":1,"cmd":"identify"}',
+        command("c-11", "reboot", {"now": True}),
+        b'{"v":2,"id":"c-12","cmd":"identify"}',
+    ):
+        await send(payload)
+    assert await until(lambda: counters["commands_refused"] == 11), counters
+    assert first.cfg["feedback"]["volume"] == 80 and first.cfg["feedback"]["led"] is True
+    assert read_json(folder + "/overrides.json") == saved
+    # a command delivered twice runs once
+    played = first.feedback.played.count("identify")
+    await send(command("c-1", "identify"))
+    assert await until(lambda: counters["commands_repeated"] == 1), counters
+    # still alive and well: reads a tag, runs the next command
+    assert await sim.tap("https://id.gs1.org/8004/4012345CMD1", 1) == "queued"
+    await send(command("c-13", "identify"))
+    assert await until(lambda: first.feedback.played.count("identify") == played + 1)
+    assert counters["commands_failed"] == 0 and counters["commands"] == 3, counters
+    assert first.watchdog.stuck is None
+
+    # report: a status at once
+    statuses = len(platform.on(status_topic))
+    await send(command("c-14", "report"))
+    assert await platform.wait_for(status_topic, statuses + 1)
+
+    # reboot: last status, clean disconnect, reset; boots on the same data
+    seq = first.seq.peek()
+    await send(command("c-15", "reboot"))
+    assert await sim.wait_boots(2), sim.boots
+    assert sim.hw.reset_cause() == "soft_reset" and sim.hw.reboots == 1
+    assert sim.reader is not first
+    assert await sim.wait_connected()
+    after = await platform.wait_for(status_topic, len(platform.on(status_topic)) + 1)
+    assert wire.decode_status(after[-1][1]).reset == "soft_reset"
+    # the settings survived the reboot, the sequence goes on
+    assert sim.reader.cfg["feedback"]["volume"] == 80 and sim.reader.cfg["status_interval_s"] == 30
+    assert sim.reader.nfc.holdoff_ms == 500
+    assert sim.reader.seq.peek() >= seq
+    assert len(sim.reader.queue) == 1  # the queued scan is still there
+    # the same reboot delivered again (QoS 1, or retained by mistake) does not loop
+    await send(command("c-15", "reboot"))
+    assert await until(lambda: sim.reader.counters["commands_repeated"] == 1)
+    await sleep_ms(500)
+    assert sim.boots == 2
+    # a later set keeps the earlier values in overrides.json
+    await send(command("c-16", "set", {"led": False}))
+    assert await until(lambda: sim.reader.cfg["feedback"]["led"] is False)
+    saved["led"] = False
+    assert read_json(folder + "/overrides.json") == saved
+    await sim.stop()
+    await platform.stop()

@@ -9,10 +9,14 @@ class SimLed:
     def __init__(self):
         self.rgb = (0, 0, 0)
         self.changes = 0
+        self.history = []  # last colours shown
 
     def color(self, r, g, b):
         self.rgb = (r, g, b)
         self.changes += 1
+        self.history.append(self.rgb)
+        if len(self.history) > 64:
+            self.history = self.history[-32:]
 
 
 class SimBuzzer:
