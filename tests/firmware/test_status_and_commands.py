@@ -84,3 +84,28 @@ def test_commands_through_the_broker(
     assert out.count("command refused:") == 11, out
     msg = retained(fresh_mosquitto, wire.topic("cp-test", "rd-cmd", "status"))
     assert msg.retain and wire.decode_status(msg.payload).reset == "soft_reset"
+
+
+def test_report_answer_published_retained_with_the_counters(
+    run_mp: Callable[..., str], fresh_mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    out = run_mp(
+        "status_command_tests",
+        {
+            "host": fresh_mosquitto.host,
+            "port": fresh_mosquitto.port,
+            "data": str(tmp_path),
+            "only": ["test_report_answer_carries_every_error_counter"],
+        },
+    )
+    assert "ok test_report_answer_carries_every_error_counter" in out
+    msg = retained(fresh_mosquitto, wire.topic("cp-test", "rd-report", "status") + "/report")
+    assert msg.retain
+    answer = json.loads(msg.payload)
+    assert answer["id"] == "rep-1" and answer["device"] == "rd-report"
+    assert answer["counters"]["commands_refused"] == 1
+    assert all(isinstance(v, int) for v in answer["counters"].values()), answer
+    # fixed key order whatever the interpreter: the same counters give the same bytes
+    assert list(answer) == ["v", "device", "id", "fw", "uptime", "clock", "counters"]
+    assert list(answer["counters"]) == sorted(answer["counters"])
+    assert len(msg.payload) < wire.MAX_MESSAGE_BYTES

@@ -233,3 +233,54 @@ async def test_commands_identify_set_report_reboot_and_bad_ones(p):
     assert read_json(folder + "/overrides.json") == saved
     await sim.stop()
     await platform.stop()
+
+
+async def test_report_answer_carries_every_error_counter(p):
+    device = "rd-report"
+    report_topic = wire.topic(SITE, device, "status") + "/report"
+    cmd_topic = wire.topic(SITE, device, "cmd")
+    platform = Platform(p, "platform-report")
+    await platform.start([report_topic])
+    sim = SimulatedReader(cfg(p, device), data_dir(p, "report"))
+    sim.start()
+    assert await sim.wait_connected()
+    reader = sim.reader
+    # some activity to count: a queued scan, a refused command, a CRC error, two tags
+    assert await sim.tap("https://id.gs1.org/8004/4012345REP1", 1) == "queued"
+    await platform.client.publish(cmd_topic, b"garbage", 1)
+    assert await until(lambda: reader.counters["commands_refused"] == 1)
+    from reader.sim.tags import Ntag21x
+
+    sim.hw.field.place(
+        Ntag21x.with_uri(bytes.fromhex("04010203040506"), "https://a.example/1", corrupt_crc=True)
+    )
+    assert await until(lambda: reader.nfc.errors["crc"] >= 1)
+    sim.hw.field.remove()
+    await platform.client.publish(cmd_topic, command("rep-1", "report"), 1)
+    got = await platform.wait_for(report_topic, 1)
+    assert len(got) == 1, got
+    answer = json.loads(got[0][1])
+    assert answer["v"] == 1 and answer["device"] == device and answer["id"] == "rep-1", answer
+    assert answer["fw"] == FIRMWARE_VERSION and answer["uptime"] >= 0
+    counters = answer["counters"]
+    assert counters["commands"] == 1, counters
+    assert counters["commands_refused"] == 1 and counters["scans"] == 1, counters
+    assert counters["queued_feedback"] == 1 and counters["nfc_crc"] >= 1, counters
+    assert counters["mqtt_connects"] == 1 and counters["queue_flash_errors"] == 0, counters
+    for name in (
+        "nfc_collision",
+        "nfc_collisions_resolved",
+        "nfc_timeout",
+        "nfc_removed",
+        "nfc_ndef",
+        "nfc_chip",
+        "seq_flash_errors",
+        "queue_corrupt_lines",
+        "mqtt_refused",
+        "mqtt_retransmits",
+        "bad_messages",
+        "publish_failures",
+    ):
+        assert isinstance(counters[name], int), (name, counters)
+    await sim.stop()
+    await platform.stop()
