@@ -15,11 +15,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..db.engine import make_engine, migrate
+from ..flows import FlowRecorder
 from ..ingest.mqtt import BrokerAddress, IngestService
 from ..ingest.pipeline import IngestOptions, IngestPipeline
 from ..market.install import install_market
 from ..registry import Registry
 from ..settings import ServerSettings
+from ..timeseries import TimeSeriesSettings, TimeSeriesWriter
 from .live import LiveHub
 from .routes import router
 from .state import AppState
@@ -29,10 +31,22 @@ log = logging.getLogger("reemploi.server")
 WEB = resources.files("reemploi.server") / "web"
 
 
-def build_state(settings: ServerSettings, *, with_ingest: bool = True) -> AppState:
+def build_state(
+    settings: ServerSettings,
+    *,
+    with_ingest: bool = True,
+    timeseries: TimeSeriesSettings | None = None,
+) -> AppState:
+    """Everything the server runs; time series from ``REEMPLOI_INFLUX_*`` unless given."""
     engine = make_engine(settings.database_url, settings.sqlite_synchronous)
     migrate(engine)
     state = AppState(settings=settings, engine=engine, registry=Registry(), live=LiveHub())
+    ts = timeseries if timeseries is not None else TimeSeriesSettings.from_env()
+    if ts.enabled:
+        state.timeseries = TimeSeriesWriter(
+            ts.make_sink(), ts.outbox_path, batch_size=ts.batch_size
+        ).start()
+        state.flows = FlowRecorder(engine, state.timeseries).start()
     if with_ingest:
         pipeline = IngestPipeline(
             engine,
@@ -49,7 +63,7 @@ def build_state(settings: ServerSettings, *, with_ingest: bool = True) -> AppSta
             ),
             client_id=settings.mqtt_client_id,
             batch_max=settings.ingest_batch_max,
-            on_batch=state.live.on_batch,
+            on_batch=state.on_batch,
         )
     return state
 

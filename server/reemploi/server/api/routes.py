@@ -14,6 +14,7 @@ from reemploi.domain.custody import AssetState
 from reemploi.domain.epcis import epcis_document
 
 from .. import queries
+from ..flows import health as flows_health
 from .deps import ConnDep, StateDep
 
 router = APIRouter(prefix="/api")
@@ -38,8 +39,18 @@ def health(state: StateDep, conn: ConnDep) -> JSONResponse:
             processed=ingest.processed,
             last_error=ingest.last_error,
         )
-    ok = db_ok and (ingest is None or ingest.connected.is_set())
-    body = {"status": "ok" if ok else "degraded", "database": db_ok, "mqtt": mqtt}
+    series = flows_health(state.timeseries)
+    ok = (
+        db_ok
+        and (ingest is None or ingest.connected.is_set())
+        and series.get("status", "ok") in ("ok", "retrying")
+    )
+    body = {
+        "status": "ok" if ok else "degraded",
+        "database": db_ok,
+        "mqtt": mqtt,
+        "timeseries": series,
+    }
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

@@ -175,13 +175,14 @@ async def run(args: argparse.Namespace) -> int:
         if state.ingest is not None:
             await asyncio.to_thread(state.ingest.wait_idle, 5)
             await asyncio.to_thread(state.ingest.stop)
+            state.ingest = None
         if broker is not None:
             await broker.shutdown()
         with state.engine.connect() as conn:
             from ..queries import ingest_stats
 
             stats = ingest_stats(conn)
-        state.engine.dispose()
+        await asyncio.to_thread(state.close)
         print(f"Arrêt propre. Registre : {stats['ledger_events']} événements.", flush=True)
     return 0
 

@@ -67,6 +67,7 @@ class BatchResult:
     acks: list[Outgoing] = field(default_factory=list)
     live: list[LiveEvent] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    statuses: list[tuple[str, wire.Status, datetime]] = field(default_factory=list)
 
 
 @dataclass
@@ -184,7 +185,7 @@ class _Batch:
                     )
                 continue
             if kind == "status":
-                self.status(msg, device_id)
+                self.status(msg, site, device_id)
                 continue
             if kind == gateway_msgs.KIND_LOT:
                 lot_movement(self, conn, msg, site, device_id)
@@ -243,7 +244,7 @@ class _Batch:
         self.count("evidence")
         self.count("dead_letter:" + ev.reason)
 
-    def status(self, msg: Incoming, device_id: str) -> None:
+    def status(self, msg: Incoming, site: str, device_id: str) -> None:
         try:
             status = wire.decode_status(msg.payload)
         except wire.MalformedMessage as exc:
@@ -255,6 +256,7 @@ class _Batch:
             )
             return
         self.count("status")
+        self.out.statuses.append((site, status, msg.received_at))
         self.status_rows[device_id] = {
             "online": status.state == wire.STATE_ONLINE,
             "last_seen": msg.received_at,
