@@ -17,16 +17,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import queue
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
 
 from reemploi.protocol.gateway_msgs import (
     KIND_HEALTH,
@@ -42,8 +38,10 @@ from reemploi.protocol.gateway_msgs import (
 from reemploi.protocol.wire import Status, encode_status, offline_status, topic
 
 from . import health as health_mod
+from .central_link import LinkProblem
 from .dedup import SightingMerger
 from .intake import EVIDENCE, FORWARD, STATUS, classify
+from .links import Links
 from .lots import LotDecision, LotRules, LotTracker
 from .outbox import DEFER_DISK, Outbox
 from .outbox_store import NewMessage, OutboxStore, StoreError, StoreFull, entry_size
@@ -54,25 +52,11 @@ FIRMWARE = "gateway-0.1"
 _UnsavedLot = tuple[LotDecision, tuple[float, float], Position | None]
 HELD_RETRY_S = 60.0
 BATCH = 2000
-
-
-def make_central_client(s: GatewaySettings) -> mqtt.Client:
-    """The central-side client: MQTT 5, the gateway's identity, TLS, offline last will."""
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.gateway_id, protocol=mqtt.MQTTv5)
-    if s.central_password is not None:
-        c.username_pw_set(s.central_username, s.central_password.get_secret_value())
-    else:
-        c.username_pw_set(s.central_username)
-    if s.central_tls:
-        c.tls_set(
-            ca_certs=str(s.central_cafile) if s.central_cafile else None,
-            certfile=str(s.central_certfile) if s.central_certfile else None,
-            keyfile=str(s.central_keyfile) if s.central_keyfile else None,
-            cert_reqs=ssl.CERT_REQUIRED,
-        )
-    status_topic = topic(s.site, s.gateway_id, "status")
-    c.will_set(status_topic, offline_status(s.gateway_id), qos=1, retain=True)
-    return c
+# what a SIGHUP reload applies (the rest needs a restart)
+RELOADABLE = (
+    "central_host", "central_port", "central_username", "central_password", "central_tls",
+    "central_cafile", "central_certfile", "central_keyfile",
+)  # fmt: skip
 
 
 class Bridge:
@@ -81,6 +65,7 @@ class Bridge:
         settings: GatewaySettings,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        reload_settings: Callable[[], GatewaySettings] | None = None,
     ) -> None:
         self.s = settings
         self.clock = clock
@@ -110,66 +95,21 @@ class Bridge:
         self._held_since: float | None = None
         self._to_delete: list[int] = []
         self._deleted_at = 0.0
-        self._local_gen = 0  # bumped when we reconnect to get deferred messages again
         self._disk_retry_at = 0.0
         self._unsaved: list[NewMessage] = []  # own messages a full disk refused
         # lot decisions with wall-clock (at, first_seen) and position, not yet on disk
         self._unsaved_lots: list[_UnsavedLot] = []
-        self.local = self._local_client()
-        self.central = self._central_client()
+        self.reload_requested = False  # set by SIGHUP: read the settings file again
+        self._reload_settings = reload_settings
+        self.links = Links(settings, self.events)
 
-    # ------------------------------------------------------------ clients
+    @property
+    def local(self) -> mqtt.Client:
+        return self.links.local
 
-    def _local_client(self) -> mqtt.Client:
-        c = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"{self.s.gateway_id}-bridge",
-            clean_session=False,  # the local broker keeps what we have not acked
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
-        if self.s.local_username:
-            pw = self.s.local_password.get_secret_value() if self.s.local_password else None
-            c.username_pw_set(self.s.local_username, pw)
-        c.max_inflight_messages_set(100)
-        c.reconnect_delay_set(1, 5)
-        c.on_connect = self._local_connected
-        c.on_disconnect = lambda *a: self.events.put(("local_link", False))
-        c.on_message = lambda _c, _u, m: self.events.put(
-            ("in", m.mid, m.topic, m.payload, self._local_gen)
-        )
-        return c
-
-    def _central_client(self) -> mqtt.Client:
-        s = self.s
-        c = make_central_client(s)
-        c.max_inflight_messages_set(s.window)
-        c.max_queued_messages_set(0)
-        c.reconnect_delay_set(1, 10)
-        c.on_connect = self._central_connected
-        c.on_disconnect = lambda *a: self.events.put(("link", False, None))
-        c.on_publish = lambda _c, _u, mid, rc, _p: self.events.put(("puback", mid, rc.is_failure))
-        c.on_message = lambda _c, _u, m: self.events.put(("down", m.topic, m.payload))
-        return c
-
-    def _local_connected(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        if rc.is_failure:
-            self.events.put(("local_link", False))
-            return
-        site = self.s.site
-        client.subscribe([(f"reemploi/v1/{site}/+/scan", 1), (f"reemploi/v1/{site}/+/status", 1)])
-        self.events.put(("local_link", True))
-
-    def _central_connected(
-        self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, props: Properties | None
-    ) -> None:
-        if rc.is_failure:
-            self.events.put(("link", False, str(rc)))
-            return
-        receive_max = getattr(props, "ReceiveMaximum", None) if props is not None else None
-        site = self.s.site
-        client.subscribe([(f"reemploi/v1/{site}/+/ack", 1), (f"reemploi/v1/{site}/+/cmd", 1)])
-        self.events.put(("link", True, receive_max))
+    @property
+    def central(self) -> mqtt.Client:
+        return self.links.central
 
     def _status_topic(self) -> str:
         return topic(self.s.site, self.s.gateway_id, "status")
@@ -178,12 +118,7 @@ class Bridge:
 
     def run(self) -> None:
         """Connect both sides and forward until :attr:`stopping` is set."""
-        s = self.s
-        self._set_nodelay()
-        self.central.connect_async(s.central_host, s.central_port, keepalive=30)
-        self.local.connect_async(s.local_host, s.local_port, keepalive=30)
-        self.central.loop_start()
-        self.local.loop_start()
+        self.links.start()
         try:
             while not self.stopping.is_set():
                 self.step(timeout=0.05)
@@ -192,16 +127,19 @@ class Bridge:
 
     def step(self, timeout: float = 0.05) -> None:
         """Handle queued events, publish what the window allows, run the timers."""
+        if self.reload_requested:
+            self.reload()
         events = self._drain(timeout)
         inbound: list[tuple[int, str, bytes]] = []
         delivered: list[int] = []
         for event in events:
             name = event[0]
             if name == "in":
-                if event[4] == self._local_gen:  # else: redelivered after our reconnect
+                if event[4] == self.links.local_gen:  # else: redelivered after a reconnect
                     inbound.append((event[1], event[2], event[3]))
             elif name == "puback":
-                delivered += self._on_puback(event[1], event[2])
+                if event[3] == self.links.central_gen:  # else: a handle of an old client
+                    delivered += self._on_puback(event[1], event[2])
             else:
                 if inbound:  # keep the order between link events and messages
                     self._take_in(inbound)
@@ -232,18 +170,20 @@ class Bridge:
         name = event[0]
         now = self.clock()
         if name == "link":
-            up, info = event[1], event[2]
+            up, info, gen = event[1], event[2], event[3]
+            if gen != self.links.central_gen:
+                return  # the client replaced by a reload
             self.outbox.link_changed(up, now)
             if up:
-                self.extra.central_error = None
+                self.extra.central_error = self.extra.central_alarm = None
                 if isinstance(info, int) and info > 0:
                     self.outbox.window = min(self.s.window, info)
                 for device_topic, payload in self._pending_status.values():
                     self.central.publish(device_topic, payload, qos=1, retain=True)
                 self._pending_status.clear()
                 self._publish_health(now)
-            elif info:
-                self.extra.central_error = info
+            elif isinstance(info, LinkProblem):
+                self.extra.central_error, self.extra.central_alarm = info.text, info.alarm
         elif name == "local_link":
             self.extra.local_link = event[1]
         elif name == "down":
@@ -257,6 +197,32 @@ class Bridge:
             self.extra.gps_fix = self.position.mode if self.position is not None else None
         elif name == "call":
             event[1]()
+
+    def reload(self) -> None:
+        """SIGHUP: read the settings again; new central settings → a new central client.
+
+        What was in flight on the old client is queued again (its handles are void); the
+        central side drops a message it already had by its key. An invalid file changes
+        nothing and is reported in health.
+        """
+        self.reload_requested = False
+        if self._reload_settings is None:
+            return
+        try:
+            fresh = self._reload_settings()
+        except (ValueError, OSError) as exc:  # pydantic's ValidationError is a ValueError
+            self.extra.reload_error = f"rechargement refusé / reload refused: {exc}"[:300]
+            return
+        self.extra.reload_error = None
+        self.extra.reloads += 1
+        update = {name: getattr(fresh, name) for name in RELOADABLE}
+        if all(getattr(self.s, name) == value for name, value in update.items()):
+            return
+        self.s = self.s.model_copy(update=update)
+        self.outbox.requeue_inflight()
+        self.outbox.link_changed(False, self.clock())
+        self.extra.central_error = self.extra.central_alarm = None
+        self.links.replace_central(self.s)
 
     # ------------------------------------------------------------ inbound
 
@@ -333,11 +299,7 @@ class Bridge:
         """Reconnect to the local broker: it redelivers what we left unacknowledged."""
         self.outbox.resumed()
         self.extra.local_resumes += 1
-        self.local.disconnect()
-        self.local.loop_stop()
-        self._local_gen += 1  # messages still queued from the old connection come again
-        self.local.connect_async(self.s.local_host, self.s.local_port, keepalive=30)
-        self.local.loop_start()
+        self.links.reconnect_local()
 
     def _delete_delivered(self, mono: float) -> None:
         try:
@@ -506,29 +468,7 @@ class Bridge:
                 )
                 info.wait_for_publish(2.0)
         finally:
-            self.central.disconnect()
-            self.local.disconnect()
-            self.central.loop_stop()
-            self.local.loop_stop()
+            self.links.stop()
             with contextlib.suppress(StoreError):
                 self.store.delete_delivered(self._to_delete)
             self.store.close()
-
-    def _set_nodelay(self) -> None:
-        """TCP_NODELAY on both sockets once connected (Nagle adds 20-65 ms per ack)."""
-
-        def apply(client: mqtt.Client) -> None:
-            sock = client.socket()
-            if sock is not None:
-                raw: Any = getattr(sock, "_sock", sock)  # under TLS, the wrapped socket
-                with contextlib.suppress(OSError):
-                    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        for client in (self.local, self.central):
-            prev = client.on_connect
-
-            def wrapped(c: mqtt.Client, *args: Any, _prev: Any = prev) -> None:
-                apply(c)
-                _prev(c, *args)
-
-            client.on_connect = wrapped

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
@@ -50,7 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .bridge import Bridge  # paho only when running
 
     settings = _settings(args)
-    bridge = Bridge(settings)
+    bridge = Bridge(settings, reload_settings=lambda: load_settings(args.config))
     if bridge.store.quarantined is not None:
         q = bridge.store.quarantined
         print(
@@ -62,8 +62,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     def stop(_sig: int, _frame: FrameType | None) -> None:
         bridge.stopping.set()
 
+    def reload(_sig: int, _frame: FrameType | None) -> None:
+        bridge.reload_requested = True  # a plain flag: no lock inside a signal handler
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
     try:
         extras = _start_extras(settings, bridge)
     except RecordingError as exc:
@@ -208,30 +212,31 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def _central_login(settings: GatewaySettings) -> tuple[str, bool, str]:
     """Connect to the central broker with the gateway's identity and disconnect."""
-    from .bridge import make_central_client
+    from .central_link import connack_problem, connect_problem, make_central_client
 
     name = "identité au broker central / central broker login"
-    result: dict[str, str] = {}
+    result: dict[str, Any] = {}
     done = threading.Event()
     client = make_central_client(settings)
 
-    def on_connect(*args: object) -> None:
-        result["rc"] = str(args[3])
-        result["failed"] = "1" if getattr(args[3], "is_failure", True) else ""
+    def on_connect(_c: object, _u: object, _f: object, rc: Any, _p: object) -> None:
+        result["rc"] = rc
         done.set()
 
     client.on_connect = on_connect
     try:
         client.connect(settings.central_host, settings.central_port, keepalive=10)
     except (OSError, ValueError) as exc:
-        return name, False, str(exc)
+        return name, False, connect_problem(exc).text
     client.loop_start()
     done.wait(5)
     client.disconnect()
     client.loop_stop()
     if "rc" not in result:
         return name, False, "pas de réponse / no answer"
-    return name, not result["failed"], result["rc"]
+    if result["rc"].is_failure:
+        return name, False, connack_problem(result["rc"]).text
+    return name, True, f"acceptée / accepted ({settings.central_username})"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,8 @@ from .outbox_store import Quarantine
 ALARM_QUARANTINE = "outbox_quarantined"
 ALARM_DISK_FULL = "disk_full"
 ALARM_CENTRAL_AUTH = "central_auth_refused"
+ALARM_CENTRAL_TLS = "central_tls_refused"
+ALARM_RELOAD = "reload_refused"
 
 # French first: what a person reads in `reemploi-gateway status`.
 ALARM_TEXT = {
@@ -45,6 +47,14 @@ ALARM_TEXT = {
         "le broker central refuse l'identité de la passerelle",
         "central broker refuses the gateway's credentials",
     ),
+    ALARM_CENTRAL_TLS: (
+        "TLS refusé avec le broker central (certificat)",
+        "TLS refused with the central broker (certificate)",
+    ),
+    ALARM_RELOAD: (
+        "rechargement de la configuration refusé, l'ancienne reste en place",
+        "configuration reload refused, the previous one stays",
+    ),
 }
 
 
@@ -53,7 +63,10 @@ class Extra:
     """What the bridge knows beyond the outbox."""
 
     local_link: bool = False
-    central_error: str | None = None
+    central_error: str | None = None  # why the central link is down, for people
+    central_alarm: str | None = None  # central_auth_refused / central_tls_refused
+    reloads: int = 0
+    reload_error: str | None = None
     evidence: int = 0
     merged_sightings: int = 0
     disk_full: bool = False  # the last write failed with SQLITE_FULL
@@ -82,8 +95,10 @@ def snapshot(
         alarms.append(ALARM_QUARANTINE)
     if extra.disk_full:
         alarms.append(ALARM_DISK_FULL)
-    if extra.central_error:
-        alarms.append(ALARM_CENTRAL_AUTH)
+    if extra.central_alarm:
+        alarms.append(extra.central_alarm)
+    if extra.reload_error:
+        alarms.append(ALARM_RELOAD)
     oldest = outbox.oldest_unsent_age(now)
     c = outbox.counters
     return {
@@ -94,6 +109,8 @@ def snapshot(
         "link": "up" if outbox.link_up else "down",
         "local_link": "up" if extra.local_link else "down",
         "central_error": extra.central_error,
+        "reloads": extra.reloads,
+        "reload_error": extra.reload_error,
         "queue": outbox.depth,
         "inflight": outbox.in_flight,
         "held": outbox.held,

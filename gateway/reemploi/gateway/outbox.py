@@ -206,6 +206,16 @@ class Outbox:
         self.counters.refused += 1
         return entry
 
+    def requeue_inflight(self) -> int:
+        """A new central client (restart, reload): old handles are void, queue again."""
+        count = len(self._inflight)
+        merged = OrderedDict(
+            sorted([*((e.id, e) for e in self._inflight.values()), *self._queued.items()])
+        )
+        self._queued = merged
+        self._inflight = {}
+        return count
+
     def retry_held(self) -> int:
         """Put refused entries back at the head of the queue, in their original order."""
         count = len(self._held)
