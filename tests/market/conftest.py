@@ -36,12 +36,19 @@ class World:
         return client
 
 
-def make_world(db: Path, *, laptops: int = 30) -> World:
-    state = build_state(ServerSettings(database_url=f"sqlite:///{db}"), with_ingest=False)
+# Argon2id at its lowest cost, for tests only (production keeps RFC 9106's profile).
+TEST_SETTINGS = MarketSettings(
+    cookie_secure=False, password_time_cost=1, password_memory_kib=64, password_parallelism=1
+)
+
+
+def make_world(db: Path | str, *, laptops: int = 30) -> World:
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
+    state = build_state(ServerSettings(database_url=url), with_ingest=False)
     app = create_app(state)
-    app.state.market.settings = MarketSettings(cookie_secure=False)
+    app.state.market.settings = TEST_SETTINGS
     with state.engine.begin() as conn:
-        people = seed_people(conn)
+        people = seed_people(conn, hasher=TEST_SETTINGS.password_hasher())
         owner = people[Role.PUBLIC_BODY]
         workshop = people[Role.WORKSHOP]
         listed = seed_listed(

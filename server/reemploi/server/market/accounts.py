@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from argon2 import PasswordHasher
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -161,6 +162,7 @@ def create_user(
     organisation_id: str,
     site_id: str | None = None,
     locale: str = "fr",
+    hasher: PasswordHasher | None = None,
 ) -> User:
     email = email.strip().lower()
     errors = _check_person(email, name, password)
@@ -177,7 +179,7 @@ def create_user(
                 .values(
                     email=email,
                     name=name.strip(),
-                    password_hash=hash_password(password),
+                    password_hash=hash_password(password, hasher),
                     role=role.value,
                     organisation_id=organisation_id,
                     site_id=site_id,
@@ -304,7 +306,13 @@ def invitation(conn: Connection, token: str) -> dict[str, str] | None:
     }
 
 
-def accept_invitation(conn: Connection, token: str, name: str, password: str) -> User:
+def accept_invitation(
+    conn: Connection,
+    token: str,
+    name: str,
+    password: str,
+    hasher: PasswordHasher | None = None,
+) -> User:
     found = invitation(conn, token)
     if found is None:
         raise NotFound(N_("This invitation is unknown, expired or already used."))
@@ -322,6 +330,7 @@ def accept_invitation(conn: Connection, token: str, name: str, password: str) ->
         password=password,
         role=Role(found["role"]),
         organisation_id=found["organisation_id"],
+        hasher=hasher,
     )
 
 

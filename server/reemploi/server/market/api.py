@@ -119,7 +119,8 @@ class Acceptance(BaseModel):
 @router.post("/invitations/{token}/accept", summary="Accepter une invitation", **perm(P.PUBLIC))
 def accept_invitation(token: str, body: Acceptance, m: MarketDep) -> dict[str, Any]:
     user = transaction.write(
-        m.engine, lambda conn: accounts.accept_invitation(conn, token, body.name, body.password)
+        m.engine,
+        lambda conn: accounts.accept_invitation(conn, token, body.name, body.password, m.hasher),
     )
     return {"user": user.__dict__}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from argon2 import PasswordHasher
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, delete, insert, select
@@ -29,6 +30,17 @@ class MarketSettings(BaseSettings):
     operator_name: str = "Réemploi — plateforme métropolitaine (démonstration)"
     operator_address: str = "Le Forum, 3 rue Malakoff, 38000 Grenoble"
     operator_siren: str = "000 000 000 (démonstration)"
+    # Argon2id cost (RFC 9106 low-memory profile); lower only in tests.
+    password_time_cost: int = Field(default=3, ge=1)
+    password_memory_kib: int = Field(default=65536, ge=8)
+    password_parallelism: int = Field(default=4, ge=1)
+
+    def password_hasher(self) -> PasswordHasher:
+        from .passwords import password_hasher
+
+        return password_hasher(
+            self.password_time_cost, self.password_memory_kib, self.password_parallelism
+        )
 
 
 CLAIM_RULES = ("first_come", "rotation")

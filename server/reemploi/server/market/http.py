@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from argon2 import PasswordHasher
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import Engine
 
@@ -40,6 +41,15 @@ class MarketState:
     app_state: AppState
     limiter: FailureWindow
     _pipeline: IngestPipeline | None = field(default=None)
+
+    _hasher: PasswordHasher | None = field(default=None)
+
+    @property
+    def hasher(self) -> PasswordHasher:
+        """Argon2id with the cost of the settings (lowered only by tests)."""
+        if self._hasher is None:
+            self._hasher = self.settings.password_hasher()
+        return self._hasher
 
     @property
     def engine(self) -> Engine:

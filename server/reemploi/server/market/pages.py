@@ -101,7 +101,7 @@ async def invitation_submit(token: str, request: Request, m: MarketDep) -> Respo
     def work() -> Any:
         with m.engine.begin() as conn:
             return accounts.accept_invitation(
-                conn, token, str(form.get("name", "")), str(form.get("password", ""))
+                conn, token, str(form.get("name", "")), str(form.get("password", "")), m.hasher
             )
 
     return on_form(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from argon2 import PasswordHasher
 from sqlalchemy import Connection, select
 
 from reemploi.domain.custody import Step
@@ -46,7 +47,9 @@ def email_for(role: Role) -> str:
     return f"{role.value.replace('_', '-')}@demo.reemploi.example"
 
 
-def seed_people(conn: Connection, gs1_prefix: str = "9521234") -> dict[Role, tuple[str, str, str]]:
+def seed_people(
+    conn: Connection, gs1_prefix: str = "9521234", hasher: PasswordHasher | None = None
+) -> dict[Role, tuple[str, str, str]]:
     """One organisation and one account per role: ``role -> (email, org id, site id)``."""
     out = {}
     for role in Role:
@@ -61,6 +64,7 @@ def seed_people(conn: Connection, gs1_prefix: str = "9521234") -> dict[Role, tup
             role=role,
             organisation_id=org_id,
             site_id=site_id,
+            hasher=hasher,
         )
         out[role] = (email_for(role), org_id, site_id)
     return out
