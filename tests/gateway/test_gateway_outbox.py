@@ -74,7 +74,7 @@ def test_budget_refuses_and_counts_drops_with_alarms() -> None:
     assert not box.fits(100) and box.fits(50)
 
 
-def test_refused_publish_holds_everything_until_retry_in_original_order() -> None:
+def test_refused_publish_holds_its_stream_until_retry_in_original_order() -> None:
     box = filled(3)
     box.link_changed(True, 0)
     for mid, e in enumerate(box.next_batch(0), start=1):

@@ -50,7 +50,6 @@ from .settings import GatewaySettings
 FIRMWARE = "gateway-0.1"
 # a lot decision, its wall-clock (at, first_seen) and the position, not yet on disk
 _UnsavedLot = tuple[LotDecision, tuple[float, float], Position | None]
-HELD_RETRY_S = 60.0
 BATCH = 2000
 # what a SIGHUP reload applies (the rest needs a restart)
 RELOADABLE = (
@@ -92,7 +91,8 @@ class Bridge:
         self.started = clock()
         self._pending_status: dict[str, tuple[str, bytes]] = {}
         self._last_health = 0.0
-        self._held_since: float | None = None
+        self._held_since: float | None = monotonic() if self.outbox.held else None
+        self._held_check_at = 0.0
         self._to_delete: list[int] = []
         self._deleted_at = 0.0
         self._disk_retry_at = 0.0
@@ -392,11 +392,13 @@ class Bridge:
                 break  # paho refused to queue it (should not happen with no queue limit)
             self.outbox.sent(entry.id, info.mid)
 
-    def _on_puback(self, mid: int, failed: bool) -> list[int]:
+    def _on_puback(self, mid: int, refusal: str | None) -> list[int]:
         if mid not in self.outbox.inflight_mids():
             return []  # a status, health or downlink publish
-        if failed:
+        if refusal is not None:
             entry = self.outbox.refused(mid)
+            held_topic = self.store.messages([entry.id]).get(entry.id, ("?", b""))[0]
+            self.extra.last_refusal = f"{held_topic}: {refusal}"
             with contextlib.suppress(StoreError):  # not persisted: retried after a restart
                 self.store.hold([entry.id])
             self._held_since = self._held_since or self.monotonic()
@@ -416,13 +418,27 @@ class Bridge:
             self._save_own()  # a write attempt
             if self.outbox.deferring == DEFER_DISK:
                 self._resume_local()  # the redelivered messages try the disk again
-        if self._held_since is not None and mono - self._held_since >= HELD_RETRY_S:
-            self.outbox.retry_held()
-            with contextlib.suppress(StoreError):  # a full disk: retried in memory anyway
-                self.store.release_held()
-            self._held_since = None
+        if self.outbox.held:
+            self._held_timer(mono)
         if mono - self._last_health >= self.s.health_interval_s:
             self._publish_health(self.clock())
+
+    def _held_timer(self, mono: float) -> None:
+        """Retry refused messages after ``held_retry_s``, or at once when an operator ran
+        ``reemploi-gateway replay --release-held`` (it clears the flags in the file)."""
+        released = False
+        if mono >= self._held_check_at:
+            self._held_check_at = mono + 1.0
+            with contextlib.suppress(StoreError):
+                released = self.store.held_count() == 0
+        due = self._held_since is not None and mono - self._held_since >= self.s.held_retry_s
+        if released or due:
+            self.extra.held_retries += 1
+            self.outbox.retry_held()
+            if not released:
+                with contextlib.suppress(StoreError):  # a full disk: retried in memory
+                    self.store.release_held()
+            self._held_since = None
 
     def health(self, now: float | None = None) -> dict[str, Any]:
         return health_mod.snapshot(

@@ -140,8 +140,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     store = OutboxStore(settings.outbox_path, settings.synchronous)
     try:
         if args.release_held:
-            store.release_held()
-            print("messages retenus remis en file / held messages queued again")
+            released = store.release_held()
+            print(
+                f"{released} message(s) retenu(s) remis en file (la passerelle en marche les "
+                f"renvoie dans la seconde) / {released} held message(s) queued again"
+            )
         if args.source is not None:
             batch, added, seen = [], 0, 0
             for message in salvage(args.source):

@@ -31,8 +31,8 @@ ALARM_TEXT = {
         "outbox full: new scans left on the local broker",
     ),
     "central_refused": (
-        "le broker central refuse des messages (ACL ?)",
-        "central broker refuses messages (ACL?)",
+        "le broker central refuse des messages (ACL ?) : retenus avec leurs suivants",
+        "central broker refuses messages (ACL?): held with those behind them",
     ),
     "clock_jump": ("l'horloge a reculé", "the clock went back"),
     ALARM_QUARANTINE: (
@@ -77,6 +77,8 @@ class Extra:
     lots_present: tuple[str, ...] = ()
     lot_movements: int = 0
     gps_fix: int | None = None  # 2 / 3 while gpsd reports a fix
+    held_retries: int = 0
+    last_refusal: str | None = None  # "<topic>: 0x87 Not authorized"
 
 
 def snapshot(
@@ -114,6 +116,9 @@ def snapshot(
         "queue": outbox.depth,
         "inflight": outbox.in_flight,
         "held": outbox.held,
+        "held_topics": outbox.held_streams,
+        "held_retries": extra.held_retries,
+        "last_refusal": extra.last_refusal,
         "oldest_unsent_s": None if oldest is None else round(oldest, 3),
         "outbox_bytes": outbox.bytes_used,
         "outbox_max_bytes": outbox.max_bytes,
@@ -185,6 +190,8 @@ def describe(health: dict[str, Any], now: float) -> str:
     for alarm in health.get("alarms", []):
         fr, en = ALARM_TEXT.get(alarm, (alarm, alarm))
         lines.append(f"  ALARME : {fr} / ALARM: {en}")
+    for held_topic in health.get("held_topics") or []:
+        lines.append(f"  retenu / held : {held_topic}")
     if health.get("quarantine"):
         lines.append(f"  fichier mis de côté / quarantined file : {health['quarantine']['file']}")
     return "\n".join(lines)

@@ -10,7 +10,8 @@ connection means nothing on the new one)::
     ("local_link", up)
     ("link", True, receive_maximum, central_gen)
     ("link", False, LinkProblem | None, central_gen)
-    ("puback", mid, failed, central_gen)       failed: an MQTT 5 failure reason code
+    ("puback", mid, reason, central_gen)       reason: None, or an MQTT 5 failure code
+                                               as text ("0x87 Not authorized")
     ("down", topic, payload)                   an ack or command for a reader
 """
 
@@ -109,7 +110,7 @@ class Links:
         )
         c.on_disconnect = lambda *a: self.events.put(("link", False, None, gen))
         c.on_publish = lambda _c, _u, mid, rc, _p: self.events.put(
-            ("puback", mid, rc.is_failure, gen)
+            ("puback", mid, f"0x{rc.value:02X} {rc.getName()}" if rc.is_failure else None, gen)
         )
         c.on_message = lambda _c, _u, m: self.events.put(("down", m.topic, m.payload))
         return c

@@ -15,7 +15,7 @@ Transitions (one table, the only ones allowed)::
     queued     sent(mid)        inflight   only while the link is up, within the window
     inflight   acked(mid)       (gone)     the central broker has it; delete from disk
     inflight   refused(mid)     held       the broker said no (MQTT 5 reason code)
-    held       retry_held       queued     after an operator fixed the ACL / credentials
+    held       retry_held       queued     the ACL was fixed: operator or retry timer
     inflight   restarted        queued     a new process cannot trust old handles
 
 Budget: a reader message that does not fit in ``max_bytes`` is not written; the bridge
@@ -26,6 +26,12 @@ below ``high_water`` (:meth:`Outbox.resume_due`); the local broker then redelive
 A link loss keeps in-flight entries in flight: the MQTT client retransmits them with
 the same handle when it reconnects. Only a restart re-queues them, which may deliver a
 scan twice; the central side accepts each idempotency key once.
+
+A refused entry holds its *stream* (its topic: one reader's scans, or one kind of the
+gateway's own messages): later entries of that stream stay queued behind it, so a
+device's order survives an ACL mistake, while every other stream keeps flowing. Entries
+of the same stream already in flight when the refusal arrives are held too if refused
+(an ACL refuses the whole topic), or delivered if accepted.
 
 Illegal transitions raise :class:`IllegalTransition` and change nothing.
 """
@@ -72,6 +78,7 @@ class Entry:
     id: int  # position in the outbox, strictly increasing
     received_at: float  # gateway clock (s) when it was accepted
     size: int  # bytes on disk (topic + payload)
+    stream: str = ""  # what order is kept within: the topic (interned, so shared)
 
 
 @dataclass(slots=True)
@@ -95,6 +102,7 @@ class Outbox:
     _queued: OrderedDict[int, Entry] = field(default_factory=OrderedDict)
     _inflight: dict[int, Entry] = field(default_factory=dict)  # mid -> entry
     _held: OrderedDict[int, Entry] = field(default_factory=OrderedDict)
+    _held_streams: set[str] = field(default_factory=set)
     _bytes: int = 0
     _last_now: float | None = None
     link_up: bool = False
@@ -121,8 +129,11 @@ class Outbox:
         """Load a store's entries at start-up: anything in flight before is queued again."""
         held_ids = held_ids or set()
         for entry in sorted(entries, key=lambda e: e.id):
-            target = self._held if entry.id in held_ids else self._queued
-            target[entry.id] = entry
+            if entry.id in held_ids:
+                self._held[entry.id] = entry
+                self._held_streams.add(entry.stream)
+            else:
+                self._queued[entry.id] = entry
             self._bytes += entry.size
 
     def fits(self, size: int) -> bool:
@@ -163,19 +174,21 @@ class Outbox:
         self.link_up = up
 
     def next_batch(self, now: float) -> list[Entry]:
-        """Entries to publish now, oldest first, within the in-flight window."""
+        """Entries to publish now, oldest first, within the in-flight window, skipping
+        the streams held behind a refused entry."""
         self._observe_clock(now)
-        if not self.link_up or self._held:
-            # while the broker refuses something, sending later entries would break the
-            # per-device order of the refused device: wait for an operator.
+        if not self.link_up:
             return []
         room = self.window - len(self._inflight)
         if room <= 0:
             return []
         batch: list[Entry] = []
+        held = self._held_streams
         for entry in self._queued.values():
             if len(batch) >= room:
                 break
+            if held and entry.stream in held:
+                continue
             batch.append(entry)
         return batch
 
@@ -203,6 +216,7 @@ class Outbox:
         if entry is None:
             raise IllegalTransition(f"message id {mid} is not in flight")
         self._held[entry.id] = entry
+        self._held_streams.add(entry.stream)
         self.counters.refused += 1
         return entry
 
@@ -222,6 +236,7 @@ class Outbox:
         merged = OrderedDict(sorted([*self._held.items(), *self._queued.items()]))
         self._queued = merged
         self._held = OrderedDict()
+        self._held_streams = set()
         return count
 
     # ------------------------------------------------------------ what health reads
@@ -237,6 +252,10 @@ class Outbox:
     @property
     def held(self) -> int:
         return len(self._held)
+
+    @property
+    def held_streams(self) -> list[str]:
+        return sorted(self._held_streams)
 
     @property
     def bytes_used(self) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -160,7 +161,8 @@ class OutboxStore:
             (msg.key, msg.topic, msg.payload, msg.received_at),
         )
         if cursor.rowcount == 1 and cursor.lastrowid is not None:
-            return Entry(cursor.lastrowid, msg.received_at, entry_size(msg.topic, msg.payload))
+            size = entry_size(msg.topic, msg.payload)
+            return Entry(cursor.lastrowid, msg.received_at, size, sys.intern(msg.topic))
         return None
 
     def delete_delivered(self, ids: Sequence[int]) -> None:
@@ -219,11 +221,11 @@ class OutboxStore:
         entries: list[Entry] = []
         held: set[int] = set()
         rows = self._db.execute(
-            "SELECT id, received_at, length(topic) + length(payload) + 64, held"
+            "SELECT id, received_at, length(topic) + length(payload) + 64, held, topic"
             " FROM outbox ORDER BY id"
         )
-        for entry_id, received_at, size, is_held in rows:
-            entries.append(Entry(entry_id, received_at, size))
+        for entry_id, received_at, size, is_held, topic in rows:
+            entries.append(Entry(entry_id, received_at, size, sys.intern(topic)))
             if is_held:
                 held.add(entry_id)
         return entries, held

@@ -54,6 +54,7 @@ class GatewaySettings(BaseSettings):
     health_file: Path | None = None
     window: int = Field(default=200, ge=1, le=60000)
     dedup_window_s: float = Field(default=2.0, gt=0)
+    held_retry_s: float = Field(default=300.0, gt=0)  # retry messages the central refused
     health_interval_s: float = Field(default=10.0, gt=0)
 
     ble_enabled: bool = False
