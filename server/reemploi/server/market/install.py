@@ -9,7 +9,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from . import pages, pages_work  # noqa: F401  (register the pages)
+from . import (  # noqa: F401  (register the routes)
+    api_accounts,
+    api_lots,
+    api_solidarity,
+    api_supply,
+    api_tap,
+    pages,
+    pages_admin,
+    pages_declare,
+    pages_lots,
+    pages_solidarity,
+    pages_stock,
+)
 from .api import router as api_router
 from .config import MarketSettings
 from .errors import MarketError, NotSignedIn

@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from ..db.market_tables import declarations, lots, pickups, vouchers
 from ..db.tables import assets
 from . import accounts
-from .api import set_session_cookie, sign_in
 from .errors import N_, MarketError, NotFound
 from .http import COOKIE, LANG_COOKIE, MarketDep, SessionDep, locale_of, perm
 from .i18n import LOCALES, translate
 from .roles import Permission as P
 from .roles import Role, allowed
+from .signin import set_session_cookie, sign_in
 from .web import on_form, redirect, render, router
 
 GUIDES = Path(__file__).resolve().parents[4] / "docs" / "guides"

@@ -1,0 +1,104 @@
+"""Administration pages: invitations, the administrator's rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from . import accounts, transaction
+from .config import MarketRules, load_rules, save_rules
+from .errors import N_, InvalidInput
+from .form_values import form_int
+from .http import ActorDep, MarketDep, perm
+from .roles import Permission as P
+from .roles import Role
+from .web import on_form, redirect, render, router
+
+
+def _admin_context(m: Any) -> dict[str, Any]:
+    with m.engine.connect() as conn:
+        return {
+            "organisations": accounts.list_organisations(conn),
+            "roles": list(Role),
+            "rules": load_rules(conn),
+        }
+
+
+@router.get("/admin", **perm(P.INVITE))
+def admin_page(request: Request, actor: ActorDep, m: MarketDep) -> Response:
+    return render(request, "admin.html", actor, values={}, **_admin_context(m))
+
+
+@router.post("/admin/invitation", **perm(P.INVITE))
+async def invite_submit(request: Request, actor: ActorDep, m: MarketDep) -> Response:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+
+    def work() -> Any:
+        try:
+            role = Role(values.get("role", ""))
+        except ValueError:
+            raise InvalidInput(
+                N_("Please correct the highlighted fields."), fields={"role": N_("Choose a role.")}
+            ) from None
+
+        def inner(conn: Any) -> str:
+            org_id = values.get("organisation_id") or None
+            if org_id is None:
+                org_id, _site = accounts.create_organisation(
+                    conn,
+                    name=values.get("organisation_name", ""),
+                    kind=role,
+                    commune=values.get("commune", ""),
+                    gs1_prefix=m.settings.gs1_prefix,
+                )
+            return accounts.invite(
+                conn,
+                email=values.get("email", ""),
+                role=role,
+                organisation_id=org_id,
+                invited_by=actor.user.id,
+            )
+
+        return transaction.write(m.engine, inner)
+
+    def done(token: str) -> Response:
+        return render(
+            request,
+            "admin.html",
+            actor,
+            values={},
+            invitation_link=f"/m/invitation/{token}",
+            **_admin_context(m),
+        )
+
+    return on_form(
+        request, actor, "admin.html", lambda: _admin_context(m), work, done, values=values
+    )
+
+
+@router.post("/admin/regles", **perm(P.SETTINGS))
+async def rules_submit(request: Request, actor: ActorDep, m: MarketDep) -> Response:
+    form = await request.form()
+
+    def work() -> MarketRules:
+        changes: dict[str, Any] = {
+            "open_registration": form.get("open_registration") == "on",
+            "claim_rule": str(form.get("claim_rule", "")),
+        }
+        for name in ("reservation_days", "voucher_days", "voucher_retention_days"):
+            value = form_int(form.get(name))
+            if value is not None:
+                changes[name] = value
+        return transaction.write(m.engine, lambda conn: save_rules(conn, changes))
+
+    return on_form(
+        request,
+        actor,
+        "admin.html",
+        lambda: _admin_context(m),
+        work,
+        lambda _r: redirect("/m/admin", "saved"),
+    )
