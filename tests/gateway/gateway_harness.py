@@ -81,6 +81,7 @@ class LedgerRecorder:
     raw: int = 0
     malformed: int = 0
     other: list[tuple[str, bytes]] = field(default_factory=list)
+    scans: list[tuple[str, bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -108,6 +109,7 @@ class LedgerRecorder:
                 self.other.append((msg.topic, msg.payload))
                 return
             self.raw += 1
+            self.scans.append((msg.topic, msg.payload))
             try:
                 scan = decode_scan(msg.payload)
             except MalformedMessage:
@@ -130,6 +132,11 @@ class LedgerRecorder:
                 return found
             time.sleep(0.05)
         raise AssertionError(f"{len(self.of_kind(kind))} {kind} messages, expected {count}")
+
+    def raw_scans(self) -> list[tuple[str, bytes]]:
+        """Every scan delivery (duplicates included), in order."""
+        with self._lock:
+            return list(self.scans)
 
     def seqs(self, device: str) -> list[int]:
         with self._lock:

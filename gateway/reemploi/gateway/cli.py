@@ -196,21 +196,51 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         except OSError as exc:
             checks.append((name, False, f"{host}:{port}: {exc}"))
     checks.append(_central_login(settings))
-    from .pi_reader import hardware_status
-
-    ok, detail = hardware_status()
-    checks.append(("lecteur MFRC522 / MFRC522 reader", ok or not settings.pi_reader_device, detail))
+    checks.append(_pi_reader_check(settings))
     try:
         import bleak  # noqa: F401
 
         checks.append(("bleak (BLE)", True, "importable"))
     except Exception as exc:
         checks.append(("bleak (BLE)", not settings.ble_enabled, str(exc)))
+    if settings.ble_replay_file is not None:
+        from .ble_replay import load_recording
+
+        try:
+            count = len(load_recording(settings.ble_replay_file))
+            checks.append(("enregistrement BLE / BLE recording", True, f"{count} annonces / ads"))
+        except RecordingError as exc:
+            checks.append(("enregistrement BLE / BLE recording", False, str(exc)))
+    if settings.gpsd_host:
+        checks.append(_gpsd_check(settings.gpsd_host, settings.gpsd_port))
     failed = 0
     for name, ok, detail in checks:
         print(f"[{'OK' if ok else 'ÉCHEC/FAIL'}] {name}: {detail}")
         failed += not ok
     return EXIT_ALARM if failed else EXIT_OK
+
+
+def _pi_reader_check(settings: GatewaySettings) -> tuple[str, bool, str]:
+    from .pi_reader import hardware_status
+
+    name = "lecteur MFRC522 / MFRC522 reader"
+    if not settings.pi_reader_device:
+        return name, True, "non configuré / not configured (pi_reader_device)"
+    ok, detail = hardware_status()
+    return name, ok, detail
+
+
+def _gpsd_check(host: str, port: int) -> tuple[str, bool, str]:
+    """gpsd answers a connection with its VERSION report."""
+    name = "gpsd"
+    try:
+        with socket.create_connection((host, port), timeout=3) as sock:
+            line = sock.makefile("rb").readline()
+    except OSError as exc:
+        return name, False, f"{host}:{port}: {exc}"
+    if b'"class":"VERSION"' not in line:
+        return name, False, f"{host}:{port}: réponse inattendue / unexpected answer"
+    return name, True, f"{host}:{port}: {line.decode(errors='replace').strip()[:80]}"
 
 
 def _central_login(settings: GatewaySettings) -> tuple[str, bool, str]:

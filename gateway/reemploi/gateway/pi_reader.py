@@ -6,18 +6,27 @@ other reader's. ``mfrc522`` (with ``RPi.GPIO`` and ``spidev``) is imported only 
 reader starts: on a machine without the hardware this module imports cleanly and
 :func:`hardware_status` says why the reader cannot run. ``RPi.GPIO`` raises
 ``RuntimeError`` on anything that is not a Raspberry Pi, which we report as such.
+
+The hardware boundary is the ``mfrc522.MFRC522`` object: :class:`PiReader` only calls
+``MFRC522_Request(PICC_REQIDL)`` and ``MFRC522_Anticoll()`` and reads ``MI_OK``, so any
+object with that interface (a simulator in the tests) can stand in for the chip.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from reemploi.protocol.wire import Scan, encode_scan, topic
 
 from .settings import GatewaySettings
+
+DEBOUNCE_S = 2.0  # the same card read again within this is the same tap
+POLL_S = 0.1
 
 
 class ReaderUnavailable(Exception):
@@ -74,14 +83,32 @@ class SeqFile:
         return value
 
 
+def _real_chip() -> Any:
+    return load_driver().MFRC522()
+
+
 class PiReader:
-    def __init__(self, settings: GatewaySettings, publish: Any = None) -> None:
+    """Polls the chip, debounces taps, publishes each tap as a v1 scan (QoS 1)."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        make_chip: Callable[[], Any] = _real_chip,
+        clock: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        poll_s: float = POLL_S,
+    ) -> None:
         assert settings.pi_reader_device is not None
         self.device = settings.pi_reader_device
         self.site = settings.site
         self.settings = settings
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.seq = SeqFile(settings.state_dir / f"{self.device}.seq")
-        self._publish = publish
+        self.make_chip = make_chip
+        self.clock, self.wall_ms, self.poll_s = clock, wall_ms, poll_s
+        self.published = 0
+        self.error: str | None = None
+        self._last: tuple[str, float] = ("", float("-inf"))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -93,36 +120,64 @@ class PiReader:
         scan = Scan(self.device, self.seq.next(), "nfc_uid", uid, None, now_ms)
         return topic(self.site, self.device, "scan"), encode_scan(scan)
 
-    def start_thread(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+    def read_tap(self, chip: Any) -> str | None:
+        """One poll: the UID of a card newly presented, or None (no card, a read error,
+        or the same card still there / back within :data:`DEBOUNCE_S`)."""
+        status, _bits = chip.MFRC522_Request(chip.PICC_REQIDL)
+        if status != chip.MI_OK:
+            return None
+        status, raw = chip.MFRC522_Anticoll()
+        if status != chip.MI_OK:
+            return None
+        uid, now = uid_hex(list(raw)), self.clock()
+        last_uid, last_at = self._last
+        self._last = (uid, now)
+        if uid == last_uid and now - last_at <= DEBOUNCE_S:
+            return None
+        return uid
 
-    def _run(self) -> None:
+    def run(self) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
         try:
-            driver = load_driver()
+            chip = self.make_chip()
         except ReaderUnavailable as exc:
+            self.error = str(exc)
             print(f"lecteur Pi désactivé / Pi reader disabled: {exc}", flush=True)
             return
+        s = self.settings
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.device)
-        client.connect(self.settings.local_host, self.settings.local_port)
+        if s.pi_reader_password is not None:
+            client.username_pw_set(self.device, s.pi_reader_password.get_secret_value())
+        client.reconnect_delay_set(1, 5)
+        client.connect_async(s.local_host, s.local_port)
         client.loop_start()
-        rc522 = driver.MFRC522()
-        last: tuple[str, float] = ("", 0.0)
-        while not self._stop.is_set():
-            status, _ = rc522.MFRC522_Request(rc522.PICC_REQIDL)
-            if status == rc522.MI_OK:
-                status, raw = rc522.MFRC522_Anticoll()
-                if status == rc522.MI_OK:
-                    uid = uid_hex(list(raw))
-                    if uid != last[0] or time.monotonic() - last[1] > 2.0:
-                        client.publish(*self.scan_for(uid, int(time.time() * 1000)), qos=1)
-                    last = (uid, time.monotonic())
-            time.sleep(0.1)
-        client.disconnect()
-        client.loop_stop()
+        pending: list[Any] = []
+        try:
+            while not self._stop.is_set():
+                uid = self.read_tap(chip)
+                if uid is not None:
+                    try:
+                        message = self.scan_for(uid, self.wall_ms())
+                    except OSError as exc:  # no durable seq, no scan: it would be ambiguous
+                        self.error = f"seq non enregistré / seq not saved: {exc}"
+                        print(f"lecteur Pi : lecture perdue / Pi reader: tap lost: {exc}")
+                    else:
+                        pending.append(client.publish(*message, qos=1))
+                        self.published += 1
+                pending = [p for p in pending if not p.is_published()]
+                self._stop.wait(self.poll_s)
+            for info in pending:  # let the last taps reach the broker before leaving
+                with contextlib.suppress(RuntimeError, ValueError):  # not connected
+                    info.wait_for_publish(2.0)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+    def start_thread(self) -> None:
+        self._thread = threading.Thread(target=self.run, daemon=True, name="pi-reader")
+        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()

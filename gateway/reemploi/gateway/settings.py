@@ -72,6 +72,7 @@ class GatewaySettings(BaseSettings):
     gps_max_age_s: float = Field(default=30.0, gt=0)  # older fixes are not attached
 
     pi_reader_device: str | None = None  # set to enable the MFRC522 adapter
+    pi_reader_password: SecretStr | None = None  # its own identity on the local broker
     pi_reader_kind_ndef: bool = True
 
     config_file: Path | None = None
