@@ -195,3 +195,27 @@ phone_taps = Table(
     Column("user_id", Integer, ForeignKey("market_users.id"), nullable=False, unique=True),
     Column("note", Text, nullable=False, default=""),
 )
+
+oidc_providers = Table(
+    "market_oidc_providers",
+    metadata,
+    # One OpenID Connect provider per organisation that has one (migration 0005).
+    Column("organisation_id", String(40), ForeignKey("organisations.id"), primary_key=True),
+    Column("issuer", String(300), nullable=False),
+    Column("client_id", String(200), nullable=False),
+    Column("client_secret", String(300), nullable=True),  # None: public client, PKCE only
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+oidc_requests = Table(
+    "market_oidc_requests",
+    metadata,
+    # An authorisation request in flight: single use, short-lived.
+    Column("state_hash", String(64), primary_key=True),
+    Column("organisation_id", String(40), ForeignKey("organisations.id"), nullable=False),
+    Column("nonce", String(100), nullable=False),
+    Column("code_verifier", String(200), nullable=False),
+    Column("redirect_uri", String(500), nullable=False),
+    Column("next_path", String(300), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

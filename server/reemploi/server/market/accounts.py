@@ -141,13 +141,13 @@ def create_organisation(
     return org_id, site_id
 
 
-def _check_person(email: str, name: str, password: str) -> dict[str, str]:
+def _check_person(email: str, name: str, password: str | None) -> dict[str, str]:
     errors = {}
     if not EMAIL_RE.match(email):
         errors["email"] = N_("Enter a valid e-mail address.")
     if not 2 <= len(name.strip()) <= 200:
         errors["name"] = N_("Enter your name.")
-    if len(password) < MIN_LENGTH:
+    if password is not None and len(password) < MIN_LENGTH:
         errors["password"] = N_("The password needs at least 10 characters.")
     return errors
 
@@ -157,7 +157,7 @@ def create_user(
     *,
     email: str,
     name: str,
-    password: str,
+    password: str | None,
     role: Role,
     organisation_id: str,
     site_id: str | None = None,
@@ -179,7 +179,8 @@ def create_user(
                 .values(
                     email=email,
                     name=name.strip(),
-                    password_hash=hash_password(password, hasher),
+                    # None: the account signs in only through its organisation's OIDC
+                    password_hash=None if password is None else hash_password(password, hasher),
                     role=role.value,
                     organisation_id=organisation_id,
                     site_id=site_id,

@@ -30,6 +30,9 @@ class MarketSettings(BaseSettings):
     operator_name: str = "Réemploi — plateforme métropolitaine (démonstration)"
     operator_address: str = "Le Forum, 3 rue Malakoff, 38000 Grenoble"
     operator_siren: str = "000 000 000 (démonstration)"
+    public_url: str | None = Field(
+        default=None, description="address of the platform as people reach it (OIDC return)"
+    )
     # Argon2id cost (RFC 9106 low-memory profile); lower only in tests.
     password_time_cost: int = Field(default=3, ge=1)
     password_memory_kib: int = Field(default=65536, ge=8)

@@ -26,6 +26,7 @@ from .accounts import SessionInfo, User
 from .config import MarketSettings
 from .errors import N_, NotAllowed, NotSignedIn
 from .i18n import pick_locale
+from .oidc import ProviderDirectory
 from .ratelimit import FailureWindow
 from .roles import Permission, allowed
 
@@ -41,6 +42,7 @@ class MarketState:
     app_state: AppState
     limiter: FailureWindow
     _pipeline: IngestPipeline | None = field(default=None)
+    oidc: ProviderDirectory = field(default_factory=ProviderDirectory)
 
     _hasher: PasswordHasher | None = field(default=None)
 

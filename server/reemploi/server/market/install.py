@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from . import (  # noqa: F401  (register the routes)
     api_accounts,
     api_lots,
+    api_oidc,
     api_solidarity,
     api_supply,
     api_tap,
@@ -19,6 +20,7 @@ from . import (  # noqa: F401  (register the routes)
     pages_admin,
     pages_declare,
     pages_lots,
+    pages_oidc,
     pages_solidarity,
     pages_stock,
 )

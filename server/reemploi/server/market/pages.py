@@ -17,6 +17,7 @@ from . import accounts
 from .errors import N_, MarketError, NotFound
 from .http import COOKIE, LANG_COOKIE, MarketDep, SessionDep, locale_of, perm
 from .i18n import LOCALES, translate
+from .pages_oidc import login_context
 from .roles import Permission as P
 from .roles import Role, allowed
 from .signin import set_session_cookie, sign_in
@@ -42,10 +43,16 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/connexion", **perm(P.PUBLIC))
-def login_page(request: Request, info: SessionDep) -> Response:
+def login_page(request: Request, info: SessionDep, m: MarketDep) -> Response:
     if info is not None:
         return RedirectResponse("/m/", 303)
-    return render(request, "login.html", None, suite=_safe_next(request.query_params.get("suite")))
+    return render(
+        request,
+        "login.html",
+        None,
+        suite=_safe_next(request.query_params.get("suite")),
+        **login_context(m),
+    )
 
 
 @router.post("/connexion", **perm(P.PUBLIC))
@@ -66,6 +73,7 @@ async def login_submit(request: Request, m: MarketDep) -> Response:
             fields={k: translate(v, locale) for k, v in exc.fields.items()},
             values={"email": email},
             suite=target,
+            **login_context(m),
         )
     response = RedirectResponse(target, 303)
     set_session_cookie(response, token, m)
