@@ -14,7 +14,6 @@ object with that interface (a simulator in the tests) can stand in for the chip.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -151,9 +150,16 @@ class PiReader:
         if s.pi_reader_password is not None:
             client.username_pw_set(self.device, s.pi_reader_password.get_secret_value())
         client.reconnect_delay_set(1, 5)
+        unacked: set[int] = set()  # taps paho holds (in memory) until the broker's PUBACK
+        lock = threading.Lock()
+
+        def acked(_c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
+            with lock:
+                unacked.discard(mid)
+
+        client.on_publish = acked
         client.connect_async(s.local_host, s.local_port)
         client.loop_start()
-        pending: list[Any] = []
         try:
             while not self._stop.is_set():
                 uid = self.read_tap(chip)
@@ -164,13 +170,13 @@ class PiReader:
                         self.error = f"seq non enregistré / seq not saved: {exc}"
                         print(f"lecteur Pi : lecture perdue / Pi reader: tap lost: {exc}")
                     else:
-                        pending.append(client.publish(*message, qos=1))
+                        with lock:  # queued by paho even before it is connected
+                            unacked.add(client.publish(*message, qos=1).mid)
                         self.published += 1
-                pending = [p for p in pending if not p.is_published()]
                 self._stop.wait(self.poll_s)
-            for info in pending:  # let the last taps reach the broker before leaving
-                with contextlib.suppress(RuntimeError, ValueError):  # not connected
-                    info.wait_for_publish(2.0)
+            deadline = time.monotonic() + 2.0  # let the last taps reach the broker
+            while unacked and time.monotonic() < deadline:
+                time.sleep(0.02)
         finally:
             client.disconnect()
             client.loop_stop()
