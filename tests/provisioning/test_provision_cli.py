@@ -65,6 +65,44 @@ def test_reader_enroll_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == 1  # ids are never reused
 
 
+def test_gateway_enroll_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = str(tmp_path / "etat")
+    init = ["--state", state, "broker", "init", "--platform-url", "https://r.test"]
+    assert _run(capsys, *init, "--host", "mqtt.r.test")[0] == 0
+    assert _run(capsys, "--state", state, "reader", "enroll", "lecteur-1", "--site", "s1")[0] == 0
+    code, out = _run(
+        capsys, "--state", state, "gateway", "enroll", "camion-12", "--site", "depot-sud",
+        "--mode", "vehicle", "--label", "AB-123-CD", "--install-dir", "/opt/gw",
+    )  # fmt: skip
+    assert code == 0 and "Passerelle camion-12 (vehicle) enrôlée" in out
+    settings = (tmp_path / "etat/bundles/camion-12/gateway.toml").read_text()
+    assert 'central_certfile = "/opt/gw/client.crt"' in settings
+    assert 'mode = "vehicle"' in settings and 'central_host = "mqtt.r.test"' in settings
+    acl = (tmp_path / "etat/broker/acl").read_text()
+    assert "user camion-12\ntopic write reemploi/v1/depot-sud/+/scan\n" in acl
+    # One id space for readers and gateways: an MQTT user name, a topic level.
+    for group, device in (("gateway", "lecteur-1"), ("reader", "camion-12")):
+        code, out = _run(capsys, "--state", state, group, "enroll", device, "--site", "s1")
+        assert code == 1 and "existe déjà" in out, out
+    code, out = _run(capsys, "--state", state, "gateway", "list", "--json")
+    rows = json.loads(out)
+    assert [(r["device"], r["mode"], r["state"], r["label"]) for r in rows] == [
+        ("camion-12", "vehicle", "active", "AB-123-CD")
+    ]
+    code, out = _run(capsys, "--state", state, "gateway", "revoke", "camion-12")
+    assert code == 0 and "révoquée" in out
+    assert "camion-12" not in (tmp_path / "etat/broker/passwd").read_text()
+    assert "user camion-12" not in (tmp_path / "etat/broker/acl").read_text()
+    code, out = _run(capsys, "--state", state, "gateway", "revoke", "camion-12")
+    assert code == 1 and "déjà révoquée" in out
+    code, out = _run(capsys, "--state", state, "gateway", "revoke", "lecteur-1")
+    assert code == 1 and "passerelle « lecteur-1 » inconnue" in out
+    code, out = _run(capsys, "--state", state, "gateway", "list")
+    assert "RÉVOQUÉ le" in out and "vehicle" in out
+    with pytest.raises(SystemExit):
+        main(["--state", state, "gateway", "enroll", "gw-x", "--site", "s1", "--mode", "train"])
+
+
 def test_assets_import_dry_run_reports_every_problem_line_by_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,4 +1,4 @@
-"""``reemploi-provision``: the installers' tool (readers, tags, labels, asset imports).
+"""``reemploi-provision``: the installers' tool (readers, gateways, tags, labels, imports).
 
 Messages are in French. Exit codes: 0 done, 1 refused (the message says why), 2 usage.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,19 +15,16 @@ from pathlib import Path
 from reemploi.domain.digital_link import giai_uri
 
 from .assets_import import FORMATS, import_assets
+from .cli_devices import add_device_commands, say
 from .firmware_nfc import simulated_reader
-from .labels import LAYOUTS, LabelItem, claim_label_items, render_labels
+from .labels import LAYOUTS, LabelItem, render_labels
 from .ntag21x import MODELS, plan_asset_tag, tag_password
 from .pi_mfrc522 import open_pi_reader
-from .registry import ProvisioningError, ProvisioningState
+from .registry import ProvisioningError
 from .tag_link import ReaderUnavailable, TagError, TagLink
 from .tag_writer import verify_asset_tag, write_asset_tag
 
 DEFAULT_STATE = os.environ.get("REEMPLOI_PROVISION_STATE", "provisioning-state")
-
-
-def _say(text: str) -> None:
-    print(text)
 
 
 def _progress(done: int, total: int) -> None:
@@ -38,88 +34,6 @@ def _progress(done: int, total: int) -> None:
     if done == total:
         sys.stderr.write("\n")
     sys.stderr.flush()
-
-
-def _reload(pid_file: str | None) -> None:
-    """SIGHUP the broker so it reloads passwd/ACL (Mosquitto drops revoked clients)."""
-    if not pid_file:
-        _say("Pensez à recharger le broker (SIGHUP) pour appliquer le changement.")
-        return
-    pid = int(Path(pid_file).read_text().strip())
-    os.kill(pid, signal.SIGHUP)
-    _say(f"Broker rechargé (SIGHUP au PID {pid}).")
-
-
-# ------------------------------------------------------------------ broker / reader
-
-
-def _broker_init(args: argparse.Namespace) -> int:
-    state = ProvisioningState(Path(args.state))
-    state.init(args.platform_url, args.host, args.tls_port, args.plain_port)
-    _say(f"Initialisé : {state.folder}")
-    _say(f"Fichiers du broker : {state.broker_folder} (mosquitto.conf, passwd, acl, crl.pem)")
-    _say(f"Compte de la plateforme : {state.folder / 'platform-credentials.json'}")
-    return 0
-
-
-def _broker_files(args: argparse.Namespace) -> int:
-    state = ProvisioningState(Path(args.state))
-    folder = state.write_broker_files()
-    _say(f"Fichiers du broker réécrits dans {folder}")
-    if args.for_compose:
-        conf = state.write_compose_conf(Path(args.for_compose))
-        _say(f"Configuration Mosquitto de docker-compose écrite : {conf}")
-        _say(f"Dans .env : MOSQUITTO_SECRETS_DIR={folder}")
-    return 0
-
-
-def _reader_enroll(args: argparse.Namespace) -> int:
-    state = ProvisioningState(Path(args.state))
-    enrolment = state.enroll(args.device, args.site, args.label or "")
-    label = enrolment.bundle_folder / "etiquette-revendication.pdf"
-    render_labels(
-        list(claim_label_items(args.device, enrolment.claim_url, enrolment.claim_code)),
-        LAYOUTS["thermique-50x25"],
-        label,
-        title=f"Revendication {args.device}",
-    )
-    _say(f"Lecteur {args.device} enrôlé sur le site {args.site}.")
-    _say(f"Code de revendication (usage unique) : {enrolment.claim_code}")
-    _say(f"Paquet de configuration : {enrolment.bundle_folder} (config.json, certificats)")
-    _say(f"Étiquette de revendication : {label}")
-    _reload(args.reload_pid_file)
-    return 0
-
-
-def _reader_revoke(args: argparse.Namespace) -> int:
-    record = ProvisioningState(Path(args.state)).revoke(args.device)
-    _say(f"Lecteur {record.device} révoqué ({record.revoked}).")
-    _reload(args.reload_pid_file)
-    return 0
-
-
-def _reader_list(args: argparse.Namespace) -> int:
-    registry = ProvisioningState(Path(args.state)).load()
-    if args.json:
-        rows = [
-            {
-                "device": r.device,
-                "site": r.site,
-                "state": r.state,
-                "created": r.created,
-                "revoked": r.revoked,
-                "label": r.label,
-            }
-            for r in registry.readers.values()
-        ]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return 0
-    if not registry.readers:
-        _say("Aucun lecteur enrôlé.")
-    for r in registry.readers.values():
-        state = "actif" if r.state == "active" else f"RÉVOQUÉ le {r.revoked}"
-        _say(f"{r.device:<24} site {r.site:<16} {state:<28} créé le {r.created} {r.label}")
-    return 0
 
 
 # ------------------------------------------------------------------ tags
@@ -147,10 +61,10 @@ def _tag_plan(args: argparse.Namespace) -> int:
     secret = _secret(args) if (args.secret_file or args.no_password) else None
     password = tag_password(secret, uid) if secret is not None and uid is not None else None
     plan = plan_asset_tag(MODELS[args.model], uri, password)
-    _say(f"{plan.model.name} — {uri}")
+    say(f"{plan.model.name} — {uri}")
     for write in plan.writes:
         data = write.data.hex(" ").upper()
-        _say(f"  page {write.page:3d} ({write.page:02X}h) ← {data}  {write.purpose}")
+        say(f"  page {write.page:3d} ({write.page:02X}h) ← {data}  {write.purpose}")
     return 0
 
 
@@ -167,9 +81,9 @@ def _reader_link(args: argparse.Namespace) -> TagLink:
         args.spi_device,
         reset_gpio=None if args.rst_gpio == "aucun" else int(args.rst_gpio),
     )
-    _say(f"Posez l'étiquette sur le lecteur (attente {args.wait:g} s)…")
+    say(f"Posez l'étiquette sur le lecteur (attente {args.wait:g} s)…")
     uid = link.wait_for_tag(args.wait)
-    _say(f"Étiquette {uid.hex().upper()} détectée.")
+    say(f"Étiquette {uid.hex().upper()} détectée.")
     return link
 
 
@@ -192,14 +106,14 @@ def _tag_write(args: argparse.Namespace) -> int:
     report = write_asset_tag(link, uri, _secret(args), force=args.force)
     _mark_done(args.plan, uri)
     verb = "écrite et vérifiée" if report.written else "déjà correcte"
-    _say(f"Étiquette {report.uid} ({report.model}) {verb} : {report.uri}")
+    say(f"Étiquette {report.uid} ({report.model}) {verb} : {report.uri}")
     return 0
 
 
 def _tag_verify(args: argparse.Namespace) -> int:
     link = _reader_link(args)
     report = verify_asset_tag(link, _uri(args), _secret(args))
-    _say(f"Étiquette {report.uid} ({report.model}) conforme : {report.uri}")
+    say(f"Étiquette {report.uid} ({report.model}) conforme : {report.uri}")
     return 0
 
 
@@ -217,7 +131,7 @@ def _labels(args: argparse.Namespace) -> int:
     for giai in args.giai or []:
         items.append(LabelItem(giai_uri(giai, args.domain), giai))
     pages = render_labels(items, LAYOUTS[args.layout], Path(args.output), progress=_progress)
-    _say(f"{len(items)} étiquettes, {pages} page(s) : {args.output}")
+    say(f"{len(items)} étiquettes, {pages} page(s) : {args.output}")
     return 0
 
 
@@ -225,13 +139,13 @@ def _assets_import(args: argparse.Namespace) -> int:
     text = Path(args.file).read_text(encoding="utf-8-sig")
     report = import_assets(text, args.format, args.company_prefix, args.domain)
     for problem in report.problems:
-        _say(f"ERREUR {problem}")
-    _say(f"{len(report.assets)} actif(s) valides, {len(report.problems)} problème(s).")
+        say(f"ERREUR {problem}")
+    say(f"{len(report.assets)} actif(s) valides, {len(report.problems)} problème(s).")
     if not report.ok:
-        _say("Rien n'a été écrit : corrigez le fichier puis relancez.")
+        say("Rien n'a été écrit : corrigez le fichier puis relancez.")
         return 1
     if args.dry_run:
-        _say("Essai à blanc : rien n'a été écrit.")
+        say("Essai à blanc : rien n'a été écrit.")
         return 0
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -240,7 +154,7 @@ def _assets_import(args: argparse.Namespace) -> int:
     (output / "plan.json").write_text(
         json.dumps(report.plan(), indent=2, ensure_ascii=False) + "\n"
     )
-    _say(f"Écrit : {output / 'assets.json'} et le plan d'étiquetage {output / 'plan.json'}")
+    say(f"Écrit : {output / 'assets.json'} et le plan d'étiquetage {output / 'plan.json'}")
     return 0
 
 
@@ -250,46 +164,15 @@ def _assets_import(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reemploi-provision",
-        description="Outil des installateurs Réemploi : lecteurs, étiquettes, imports d'actifs.",
+        description=(
+            "Outil des installateurs Réemploi : lecteurs, passerelles, étiquettes, "
+            "imports d'actifs."
+        ),
     )
     parser.add_argument("--state", default=DEFAULT_STATE, help="dossier d'état (registre, CA)")
     groups = parser.add_subparsers(dest="group", required=True)
 
-    broker = groups.add_parser("broker", help="CA et fichiers Mosquitto").add_subparsers(
-        dest="action", required=True
-    )
-    init = broker.add_parser(
-        "init", help="créer la CA, le certificat du broker, le compte plateforme"
-    )
-    init.add_argument("--platform-url", required=True)
-    init.add_argument("--host", action="append", required=True, help="nom(s) du broker")
-    init.add_argument("--tls-port", type=int, default=8883)
-    init.add_argument("--plain-port", type=int, default=1883)
-    init.set_defaults(run=_broker_init)
-    files = broker.add_parser("files", help="réécrire passwd, acl, crl, mosquitto.conf")
-    files.add_argument(
-        "--for-compose",
-        metavar="DOSSIER",
-        help="écrire aussi le mosquitto.conf du service docker-compose (deploy/mosquitto)",
-    )
-    files.set_defaults(run=_broker_files)
-
-    reader = groups.add_parser("reader", help="lecteurs").add_subparsers(
-        dest="action", required=True
-    )
-    enroll = reader.add_parser("enroll", help="enrôler un lecteur")
-    enroll.add_argument("device")
-    enroll.add_argument("--site", required=True)
-    enroll.add_argument("--label", help="libellé libre (emplacement)")
-    enroll.add_argument("--reload-pid-file", help="fichier PID de Mosquitto à recharger")
-    enroll.set_defaults(run=_reader_enroll)
-    revoke = reader.add_parser("revoke", help="révoquer un lecteur (volé, perdu, hors service)")
-    revoke.add_argument("device")
-    revoke.add_argument("--reload-pid-file")
-    revoke.set_defaults(run=_reader_revoke)
-    listing = reader.add_parser("list", help="lister les lecteurs")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(run=_reader_list)
+    add_device_commands(groups)
 
     tag = groups.add_parser("tag", help="étiquettes NFC").add_subparsers(
         dest="action", required=True

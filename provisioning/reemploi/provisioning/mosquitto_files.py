@@ -3,8 +3,11 @@
 * password file: ``user:$7$<iterations>$<salt b64>$<PBKDF2-SHA512 b64>`` lines, the
   format ``mosquitto_passwd`` writes (tested against it);
 * ACL by user name, least privilege: a reader may publish only its own ``scan`` and
-  ``status`` and read only its own ``ack`` and ``cmd``; the platform account reads
-  every scan and status and writes every ack and cmd;
+  ``status`` and read only its own ``ack`` and ``cmd``; a gateway relays its site's
+  readers (writes ``<site>/+/scan`` and ``<site>/+/status``, reads ``<site>/+/ack`` and
+  ``<site>/+/cmd``) and writes its own ``lot``, ``evidence``, ``sighting`` and
+  ``health``, nothing on another site; the platform account reads every scan and status
+  and writes every ack and cmd;
 * ``mosquitto.conf`` with ``use_username_as_clientid true`` under **each** listener
   (set globally, Mosquitto 2.0 ignores it and a device could borrow another's id).
 """
@@ -17,7 +20,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from reemploi.protocol.wire import topic
+from reemploi.protocol.gateway_msgs import GATEWAY_KINDS, gateway_topic
+from reemploi.protocol.wire import TOPIC_ROOT, topic
 
 __all__ = [
     "BROKER_SECRET_FILES",
@@ -25,6 +29,7 @@ __all__ = [
     "BrokerLayout",
     "MqttAccount",
     "acl_text",
+    "gateway_acl_lines",
     "hash_password",
     "mosquitto_conf",
     "password_file_text",
@@ -39,8 +44,8 @@ SALT_BYTES = 12
 class MqttAccount:
     username: str
     password_hash: str  # "$7$…" line part
-    role: str  # "reader" or "platform"
-    site: str | None = None  # readers only
+    role: str  # "reader", "gateway" or "platform"
+    site: str | None = None  # readers and gateways
 
 
 def hash_password(
@@ -76,6 +81,8 @@ def acl_text(accounts: Iterable[MqttAccount]) -> str:
                 "topic write reemploi/v1/+/+/ack",
                 "topic write reemploi/v1/+/+/cmd",
             ]
+        elif account.role == "gateway":
+            lines += gateway_acl_lines(account.site or "", account.username)
         else:
             site = account.site or ""
             lines += [
@@ -86,6 +93,19 @@ def acl_text(accounts: Iterable[MqttAccount]) -> str:
             ]
         lines.append("")
     return "\n".join(lines)
+
+
+def gateway_acl_lines(site: str, gateway: str) -> list[str]:
+    """A gateway's rights: relay its site's readers both ways, publish its own messages."""
+    wildcard = f"{TOPIC_ROOT}/{site}/+"
+    topic(site, gateway, "scan")  # validates both ids like every other topic
+    return [
+        f"topic write {wildcard}/scan",
+        f"topic write {wildcard}/status",
+        *(f"topic write {gateway_topic(site, gateway, kind)}" for kind in GATEWAY_KINDS),
+        f"topic read {wildcard}/ack",
+        f"topic read {wildcard}/cmd",
+    ]
 
 
 @dataclass(frozen=True)

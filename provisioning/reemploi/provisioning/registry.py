@@ -1,12 +1,16 @@
-"""The installers' provisioning state: readers, platform account, CA, broker files.
+"""The installers' provisioning state: readers, gateways, platform account, CA, broker files.
 
 Everything lives in one folder (``--state``), written atomically (temp file, then
 rename) so an interrupted command leaves the previous state whole:
 
-    registry.json            readers and accounts (hashes only, never a clear password)
+    registry.json            readers, gateways, accounts (hashes only, never a password)
     pki/ca.crt, pki/ca.key   the platform CA (keep ca.key offline in production)
     broker/                  passwd, acl, mosquitto.conf, ca.crt, server.crt/key, crl.pem
     bundles/<reader>/        config.json + certificates for one reader (given once)
+    bundles/<gateway>/       gateway.toml + certificates for one gateway (given once)
+
+Readers and gateways share one id space: an id is an MQTT user name and a topic level,
+and is never reused, even after revocation.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import datetime as dt
 import json
 import os
 import secrets
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reemploi.protocol.wire import valid_id
 
+from .bundles import GATEWAY_INSTALL_DIR, gateway_toml, reader_config
 from .claim import claim_code_hash, claim_url, new_claim_code
 from .mosquitto_files import (
     COMPOSE_LAYOUT,
@@ -33,10 +39,19 @@ from .mosquitto_files import (
 )
 from .pki import CertificateAuthority
 
-__all__ = ["Enrolment", "ProvisioningError", "ProvisioningState", "ReaderRecord"]
+__all__ = [
+    "GATEWAY_MODES",
+    "Enrolment",
+    "GatewayEnrolment",
+    "GatewayRecord",
+    "ProvisioningError",
+    "ProvisioningState",
+    "ReaderRecord",
+]
 
 REGISTRY_VERSION = 1
 PLATFORM_USER = "reemploi-platform"
+GATEWAY_MODES = ("site", "vehicle")  # reemploi.protocol.gateway_msgs.MODES
 
 
 class ProvisioningError(Exception):
@@ -55,6 +70,29 @@ class ReaderRecord:
     cert_sha256: str
     revoked: str | None = None
     label: str = ""
+    role: str = ""  # the platform's reader role (counter, dock…), when given
+
+
+@dataclass
+class GatewayRecord:
+    device: str
+    site: str
+    mode: str  # "site" or "vehicle"
+    state: str  # "active" or "revoked"
+    created: str
+    password_hash: str
+    cert_serial: int
+    cert_sha256: str
+    revoked: str | None = None
+    label: str = ""
+
+
+@dataclass
+class GatewayEnrolment:
+    """What ``gateway enroll`` hands to the installer, once."""
+
+    record: GatewayRecord
+    bundle_folder: Path
 
 
 @dataclass
@@ -76,16 +114,22 @@ class Registry:
     broker_plain_port: int = 1883
     platform_password_hash: str = ""
     readers: dict[str, ReaderRecord] = field(default_factory=dict)
+    gateways: dict[str, GatewayRecord] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["readers"] = {k: asdict(v) for k, v in sorted(self.readers.items())}
+        data["gateways"] = {k: asdict(v) for k, v in sorted(self.gateways.items())}
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Registry:
         readers = {k: ReaderRecord(**v) for k, v in data.pop("readers", {}).items()}
-        return cls(**data, readers=readers)
+        gateways = {k: GatewayRecord(**v) for k, v in data.pop("gateways", {}).items()}
+        return cls(**data, readers=readers, gateways=gateways)
+
+    def record(self, device: str) -> ReaderRecord | GatewayRecord | None:
+        return self.readers.get(device) or self.gateways.get(device)
 
 
 def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -177,6 +221,11 @@ class ProvisioningState:
                 accounts.append(
                     MqttAccount(record.device, record.password_hash, "reader", record.site)
                 )
+        for gateway in registry.gateways.values():
+            if gateway.state == "active":
+                accounts.append(
+                    MqttAccount(gateway.device, gateway.password_hash, "gateway", gateway.site)
+                )
         return accounts
 
     def write_broker_files(
@@ -192,7 +241,11 @@ class ProvisioningState:
             tls_port=registry.broker_tls_port,
         )
         accounts = self.accounts(registry)
-        revoked = [r.cert_serial for r in registry.readers.values() if r.state == "revoked"]
+        records: list[ReaderRecord | GatewayRecord] = [
+            *registry.readers.values(),
+            *registry.gateways.values(),
+        ]
+        revoked = [r.cert_serial for r in records if r.state == "revoked"]
         _write_atomic(folder / "passwd", password_file_text(accounts).encode(), 0o640)
         _write_atomic(folder / "acl", acl_text(accounts).encode(), 0o640)
         _write_atomic(folder / "crl.pem", ca.crl_pem(revoked))
@@ -211,20 +264,24 @@ class ProvisioningState:
 
     # ------------------------------------------------------------ readers
 
-    def enroll(self, device: str, site: str, label: str = "") -> Enrolment:
-        registry = self.load()
+    def _check_new(self, registry: Registry, device: str, site: str, what: str) -> None:
         if not valid_id(device) or not valid_id(site):
             raise ProvisioningError(
-                "identifiant de lecteur ou de site invalide : 1 à 40 caractères a-z 0-9 -"
+                f"identifiant de {what} ou de site invalide : 1 à 40 caractères a-z 0-9 -"
             )
         if device == PLATFORM_USER:
             raise ProvisioningError(f"« {device} » est réservé au compte de la plateforme")
-        if device in registry.readers:
-            existing = registry.readers[device]
+        existing = registry.record(device)
+        if existing is not None:
+            kind = "lecteur" if device in registry.readers else "passerelle"
             raise ProvisioningError(
-                f"le lecteur « {device} » existe déjà (état : {existing.state}, créé le "
-                f"{existing.created}) ; un identifiant n'est jamais réutilisé"
+                f"l'identifiant « {device} » existe déjà ({kind}, état : {existing.state}, "
+                f"créé le {existing.created}) ; un identifiant n'est jamais réutilisé"
             )
+
+    def enroll(self, device: str, site: str, label: str = "", role: str = "") -> Enrolment:
+        registry = self.load()
+        self._check_new(registry, device, site, "lecteur")
         ca = self.ca()
         password = secrets.token_urlsafe(24)
         code = new_claim_code()
@@ -239,9 +296,12 @@ class ProvisioningState:
             cert_serial=client.serial,
             cert_sha256=client.fingerprint_sha256,
             label=label,
+            role=role,
         )
         bundle = self.folder / "bundles" / device
-        config = reader_config(registry, record, password)
+        config = reader_config(
+            site, device, registry.broker_host, registry.broker_tls_port, password
+        )
         # Bundle first, registry last: a crash in between leaves no reader recorded.
         _write_atomic(bundle / "ca.crt", ca.certificate_pem)
         _write_atomic(bundle / "client.crt", client.certificate_pem)
@@ -257,33 +317,93 @@ class ProvisioningState:
         record = registry.readers.get(device)
         if record is None:
             raise ProvisioningError(f"lecteur « {device} » inconnu")
+        self._revoke(registry, record, f"le lecteur « {device} » est déjà révoqué")
+        return record
+
+    # ------------------------------------------------------------ gateways
+
+    def enroll_gateway(
+        self,
+        gateway: str,
+        site: str,
+        mode: str = "site",
+        label: str = "",
+        install_dir: str = GATEWAY_INSTALL_DIR,
+    ) -> GatewayEnrolment:
+        """A gateway's identity: password, client certificate, ACL, ``gateway.toml``."""
+        registry = self.load()
+        self._check_new(registry, gateway, site, "passerelle")
+        if mode not in GATEWAY_MODES:
+            raise ProvisioningError(f"mode « {mode} » inconnu : site ou vehicle")
+        ca = self.ca()
+        password = secrets.token_urlsafe(24)
+        client = ca.issue_client(gateway)
+        created = _now()
+        record = GatewayRecord(
+            device=gateway,
+            site=site,
+            mode=mode,
+            state="active",
+            created=created,
+            password_hash=hash_password(password),
+            cert_serial=client.serial,
+            cert_sha256=client.fingerprint_sha256,
+            label=label,
+        )
+        settings = gateway_toml(
+            site=site,
+            gateway=gateway,
+            mode=mode,
+            host=registry.broker_host,
+            port=registry.broker_tls_port,
+            password=password,
+            install_dir=install_dir,
+            created=created,
+        )
+        bundle = self.folder / "bundles" / gateway
+        # Bundle first, registry last: a crash in between leaves no gateway recorded.
+        _write_atomic(bundle / "ca.crt", ca.certificate_pem)
+        _write_atomic(bundle / "client.crt", client.certificate_pem)
+        _write_atomic(bundle / "client.key", client.key_pem, 0o600)
+        _write_atomic(bundle / "gateway.toml", settings.encode(), 0o600)
+        registry.gateways[gateway] = record
+        self._save(registry)
+        self.write_broker_files(registry)
+        return GatewayEnrolment(record, bundle)
+
+    def revoke_gateway(self, gateway: str) -> GatewayRecord:
+        registry = self.load()
+        record = registry.gateways.get(gateway)
+        if record is None:
+            raise ProvisioningError(f"passerelle « {gateway} » inconnue")
+        self._revoke(registry, record, f"la passerelle « {gateway} » est déjà révoquée")
+        return record
+
+    # ------------------------------------------------------------ shared
+
+    def _revoke(
+        self, registry: Registry, record: ReaderRecord | GatewayRecord, already: str
+    ) -> None:
         if record.state == "revoked":
-            raise ProvisioningError(f"le lecteur « {device} » est déjà révoqué ({record.revoked})")
+            raise ProvisioningError(f"{already} ({record.revoked})")
         record.state = "revoked"
         record.revoked = _now()
         self._save(registry)
         self.write_broker_files(registry)
-        return record
 
+    def discard(self, device: str) -> bool:
+        """Undo an enrolment that was never handed out (its platform registration
+        failed): forget the record, delete its bundle, rewrite the broker files.
 
-def reader_config(registry: Registry, record: ReaderRecord, password: str) -> dict[str, Any]:
-    """The reader's ``config.json``, in the firmware's schema (``firmware/lib/reader/config.py``).
-
-    Wi-Fi networks are left empty for the installer to fill in on site.
-    """
-    return {
-        "site": record.site,
-        "device": record.device,
-        "broker": {
-            "host": registry.broker_host,
-            "port": registry.broker_tls_port,
-            "user": record.device,
-            "password": password,
-            "tls": True,
-            "cafile": "ca.crt",
-            "certfile": "client.crt",
-            "keyfile": "client.key",
-            "keepalive_s": 60,
-        },
-        "wifi": [],
-    }
+        Returns whether there was anything to undo. Never use it on a device that has
+        been given its bundle: revoke it instead.
+        """
+        registry = self.load()
+        found = registry.readers.pop(device, None) or registry.gateways.pop(device, None)
+        if found is not None:
+            self._save(registry)
+            self.write_broker_files(registry)
+        bundle = self.folder / "bundles" / device
+        if bundle.is_dir():
+            shutil.rmtree(bundle)
+        return found is not None
