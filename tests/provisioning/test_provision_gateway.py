@@ -307,3 +307,23 @@ def test_real_gateway_on_its_bundle_relays_scans_up_and_acks_down(
         process.terminate()
         process.wait(15)
         log.close()
+
+
+def test_platform_receives_a_gateways_lot_evidence_sighting_and_health(
+    state: ProvisioningState, broker: GeneratedBroker
+) -> None:
+    """The platform account reads what ingest subscribes to (lot, evidence) and the
+    gateway's sightings and health, through the generated ACL."""
+    with broker.probe(PLATFORM_USER, platform_password(state)) as platform:
+        for kind in GATEWAY_KINDS:
+            platform.subscribe(f"reemploi/v1/+/+/{kind}")
+        with broker.probe(GATEWAY, gateway_password(state)) as gateway:
+            sent = {}
+            for seq, kind in enumerate(GATEWAY_KINDS, start=1):
+                own = gateway_topic("site-1", GATEWAY, kind)
+                sent[own] = lot_message(seq=seq)
+                assert gateway.publish(own, sent[own]).value == 0, kind  # 0: it had a reader
+        got = _drain(platform)
+    assert got == set(sent.items())
+    lot = gateway_topic("site-1", GATEWAY, "lot")
+    assert (lot, lot_message(seq=1)) in got

@@ -26,6 +26,7 @@ from reemploi.protocol.wire import TOPIC_ROOT, topic
 __all__ = [
     "BROKER_SECRET_FILES",
     "COMPOSE_LAYOUT",
+    "PLATFORM_READS",
     "BrokerLayout",
     "MqttAccount",
     "acl_text",
@@ -35,6 +36,10 @@ __all__ = [
     "password_file_text",
     "verify_password_line",
 ]
+
+# What the platform account reads: readers' scan and status, gateways' messages (ingest
+# subscribes to scan, status, lot and evidence; sightings and health are for the platform).
+PLATFORM_READS = ("scan", "status", *GATEWAY_KINDS)
 
 PBKDF2_ITERATIONS = 1000
 SALT_BYTES = 12
@@ -75,11 +80,10 @@ def acl_text(accounts: Iterable[MqttAccount]) -> str:
     for account in accounts:
         lines.append(f"user {account.username}")
         if account.role == "platform":
+            lines += [f"topic read {TOPIC_ROOT}/+/+/{kind}" for kind in PLATFORM_READS]
             lines += [
-                "topic read reemploi/v1/+/+/scan",
-                "topic read reemploi/v1/+/+/status",
-                "topic write reemploi/v1/+/+/ack",
-                "topic write reemploi/v1/+/+/cmd",
+                f"topic write {TOPIC_ROOT}/+/+/ack",
+                f"topic write {TOPIC_ROOT}/+/+/cmd",
             ]
         elif account.role == "gateway":
             lines += gateway_acl_lines(account.site or "", account.username)
