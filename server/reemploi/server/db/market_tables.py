@@ -219,3 +219,21 @@ oidc_requests = Table(
     Column("next_path", String(300), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+registrations = Table(
+    "market_registrations",
+    metadata,
+    # Self-registration when the platform is open (migration 0006): pending until an
+    # administrator approves it (then an organisation and an account are created).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(200), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("organisation_name", String(200), nullable=False),
+    Column("commune", String(100), nullable=False),
+    Column("status", String(20), nullable=False),  # pending | approved | refused
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", Integer, ForeignKey("market_users.id"), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+)

@@ -163,7 +163,10 @@ def create_user(
     site_id: str | None = None,
     locale: str = "fr",
     hasher: PasswordHasher | None = None,
+    password_hash: str | None = None,
 ) -> User:
+    """A new account; ``password_hash`` when the password was hashed earlier (an approved
+    registration), ``password`` None and no hash for an OIDC-only account."""
     email = email.strip().lower()
     errors = _check_person(email, name, password)
     if errors:
@@ -180,7 +183,9 @@ def create_user(
                     email=email,
                     name=name.strip(),
                     # None: the account signs in only through its organisation's OIDC
-                    password_hash=None if password is None else hash_password(password, hasher),
+                    password_hash=password_hash
+                    if password is None
+                    else hash_password(password, hasher),
                     role=role.value,
                     organisation_id=organisation_id,
                     site_id=site_id,

@@ -13,6 +13,7 @@ from . import (  # noqa: F401  (register the routes)
     api_accounts,
     api_lots,
     api_oidc,
+    api_signup,
     api_solidarity,
     api_supply,
     api_tap,
@@ -21,6 +22,7 @@ from . import (  # noqa: F401  (register the routes)
     pages_declare,
     pages_lots,
     pages_oidc,
+    pages_signup,
     pages_solidarity,
     pages_stock,
 )

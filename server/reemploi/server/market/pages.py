@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 
 from ..db.market_tables import declarations, lots, pickups, vouchers
 from ..db.tables import assets
-from . import accounts
+from . import accounts, oidc_accounts
+from .config import load_rules
 from .errors import N_, MarketError, NotFound
-from .http import COOKIE, LANG_COOKIE, MarketDep, SessionDep, locale_of, perm
+from .http import COOKIE, LANG_COOKIE, MarketDep, MarketState, SessionDep, locale_of, perm
 from .i18n import LOCALES, translate
-from .pages_oidc import login_context
 from .roles import Permission as P
 from .roles import Role, allowed
 from .signin import set_session_cookie, sign_in
@@ -36,6 +36,18 @@ GUIDE_FOR_ROLE = {
     Role.METRO_MANAGER: "administration",
     Role.ADMIN: "administration",
 }
+
+
+def login_context(m: MarketState) -> dict[str, Any]:
+    """What the sign-in page offers besides the password: the organisations' own
+    providers, and the registration link when the platform is open."""
+    with m.engine.connect() as conn:
+        providers = oidc_accounts.providers_for_login(conn)
+        open_registration = load_rules(conn).open_registration
+    return {
+        "providers": [(p["id"], p["name"]) for p in providers],
+        "open_registration": open_registration,
+    }
 
 
 def _safe_next(value: str | None) -> str:

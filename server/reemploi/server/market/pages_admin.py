@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from . import accounts, transaction
+from . import accounts, registrations, transaction
 from .config import MarketRules, load_rules, save_rules
 from .errors import N_, InvalidInput
 from .form_values import form_int
@@ -17,18 +17,19 @@ from .roles import Role
 from .web import on_form, redirect, render, router
 
 
-def _admin_context(m: Any) -> dict[str, Any]:
+def admin_context(m: Any) -> dict[str, Any]:
     with m.engine.connect() as conn:
         return {
             "organisations": accounts.list_organisations(conn),
             "roles": list(Role),
             "rules": load_rules(conn),
+            "registrations": registrations.pending(conn),
         }
 
 
 @router.get("/admin", **perm(P.INVITE))
 def admin_page(request: Request, actor: ActorDep, m: MarketDep) -> Response:
-    return render(request, "admin.html", actor, values={}, **_admin_context(m))
+    return render(request, "admin.html", actor, values={}, **admin_context(m))
 
 
 @router.post("/admin/invitation", **perm(P.INVITE))
@@ -71,11 +72,11 @@ async def invite_submit(request: Request, actor: ActorDep, m: MarketDep) -> Resp
             actor,
             values={},
             invitation_link=f"/m/invitation/{token}",
-            **_admin_context(m),
+            **admin_context(m),
         )
 
     return on_form(
-        request, actor, "admin.html", lambda: _admin_context(m), work, done, values=values
+        request, actor, "admin.html", lambda: admin_context(m), work, done, values=values
     )
 
 
@@ -98,7 +99,7 @@ async def rules_submit(request: Request, actor: ActorDep, m: MarketDep) -> Respo
         request,
         actor,
         "admin.html",
-        lambda: _admin_context(m),
+        lambda: admin_context(m),
         work,
         lambda _r: redirect("/m/admin", "saved"),
     )

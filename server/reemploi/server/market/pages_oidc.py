@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -19,6 +18,7 @@ from . import accounts, oidc, oidc_accounts, transaction
 from .errors import N_, MarketError, NotFound
 from .http import MarketDep, MarketState, locale_of, perm
 from .i18n import translate
+from .pages import login_context
 from .roles import Permission as P
 from .signin import set_session_cookie
 from .web import render, router
@@ -35,12 +35,6 @@ def safe_next(value: str | None) -> str:
 def redirect_uri(request: Request, m: MarketState) -> str:
     base = m.settings.public_url or str(request.base_url)
     return base.rstrip("/") + RETURN_PATH
-
-
-def login_context(m: MarketState) -> dict[str, Any]:
-    with m.engine.connect() as conn:
-        providers = oidc_accounts.providers_for_login(conn)
-    return {"providers": [(p["id"], p["name"]) for p in providers]}
 
 
 @router.get("/oidc/debut", **perm(P.PUBLIC))

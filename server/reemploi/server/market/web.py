@@ -57,6 +57,8 @@ OK_MESSAGES = {
     "redeemed": N_("Voucher redeemed: the unit is given."),
     "saved": N_("Settings saved."),
     "account_created": N_("Account created: you can sign in."),
+    "registration_approved": N_("Registration approved: the account is created."),
+    "registration_refused": N_("Registration refused."),
 }
 
 
