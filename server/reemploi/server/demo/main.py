@@ -1,9 +1,10 @@
 """``make demo`` / ``reemploi-demo``: the whole chain on one machine, nothing to install.
 
 An in-process MQTT broker (amqtt) — or Mosquitto when ``--mqtt-url`` is given —, SQLite
-in ``var/demo``, the server, and simulated readers at Grenoble-area sites tapping tagged
-equipment. Prints the URL of the French live page; Ctrl-C stops everything cleanly; a
-second run keeps the data.
+in ``var/demo``, the server, and readers at Grenoble-area sites tapping tagged equipment:
+each reader is the reader firmware itself on simulated NFC hardware (see ``readers``),
+all in this one asyncio loop. Prints the URL of the French live page; Ctrl-C stops
+everything cleanly; a second run keeps the data (ledger, sequence numbers, queues).
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from sqlalchemy import func, select
-
-from reemploi.protocol import wire
+from sqlalchemy import Engine, event, func, select
 
 from ..api.app import build_state, create_app
 from ..db.tables import organisations
@@ -30,12 +29,19 @@ from ..ingest.mqtt import BrokerAddress
 from ..registry import add_device, add_organisation, add_site
 from ..settings import ServerSettings
 from .flows import Storyline
-from .readers import SequenceStore, SimulatedReader
+from .readers import FirmwareReader
 from .territory import DEVICES, ORGANISATIONS, SITES
 
 log = logging.getLogger("reemploi.demo")
 
-RESULT_FR = {"accepted": "acceptée", "rejected": "refusée", "unknown_tag": "étiquette inconnue"}
+FEEDBACK_FR = {
+    "accept": "acceptée",
+    "refuse": "refusée",
+    "unknown": "étiquette inconnue",
+    "queued": "en attente (réseau)",
+    "error": "erreur du lecteur",
+    None: "non lue",
+}
 
 
 def port_or_free(preferred: int) -> int:
@@ -61,6 +67,26 @@ def seed(state: Any) -> bool:
         for device in DEVICES:
             add_device(conn, device)
     return True
+
+
+def serialise_sqlite_writers(engine: Engine) -> None:
+    """SQLite only: every transaction takes the write lock when it begins (BEGIN
+    IMMEDIATE). The storyline declares equipment from a worker thread while ingest
+    appends scans from its own: both append to the ledger, whose ``SELECT … FOR UPDATE``
+    SQLite ignores; without this the two could read the same ledger head and one batch
+    would fail on the position's uniqueness (and be retried, with an error logged)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # transactions begun below, not by the driver
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # pooled connections reopen with the hooks
 
 
 class _QuietServer(uvicorn.Server):
@@ -109,6 +135,7 @@ async def run(args: argparse.Namespace) -> int:
         mqtt_client_id="reemploi-server-demo",
     )
     state = build_state(settings)
+    serialise_sqlite_writers(state.engine)
     fresh = seed(state)
     story = Storyline(state.engine, seed=args.seed)
     if fresh:
@@ -122,13 +149,12 @@ async def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, server.request_stop)
     address = BrokerAddress.from_url(mqtt_url)
-    sequences = SequenceStore(data / "readers.json")
 
-    def on_ack(device: str, ack: wire.Ack) -> None:
+    def on_result(device: str, uri: str, pattern: str | None) -> None:
         if args.verbose:
-            print(f"  {device} : lecture n° {ack.seq} {RESULT_FR[ack.result]}", flush=True)
+            print(f"  {device} : {uri} {FEEDBACK_FR.get(pattern, pattern)}", flush=True)
 
-    readers = {d.id: SimulatedReader(d.id, d.site_id, address, sequences, on_ack) for d in DEVICES}
+    readers = {d.id: FirmwareReader(d.id, d.site_id, address, data, on_result) for d in DEVICES}
 
     async def storyline() -> None:
         await asyncio.sleep(1.0)
@@ -138,26 +164,34 @@ async def run(args: argparse.Namespace) -> int:
             if tick % 12 == 0:
                 await asyncio.to_thread(story.declare, story.rng.randint(1, 4))
             tap = await asyncio.to_thread(story.next_tap)
-            if tap is not None:
-                readers[tap.device].tap(wire.KIND_NDEF_URI, tap.uri)
+            # a tag still waiting at a reader is not tapped again (the ledger lags)
+            if tap is not None and not any(tap.uri in r.pending for r in readers.values()):
+                await readers[tap.device].tap(tap.uri)
             await asyncio.sleep(args.interval)
 
     async def stop_after(seconds: float) -> None:
         await asyncio.sleep(seconds)
         server.should_exit = True
 
+    async def announce() -> None:
+        # the URL is printed once the HTTP server listens, so that it answers at once
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.05)
+        print(
+            "\nRéemploi — démonstration en cours\n"
+            f"  Page en direct : http://127.0.0.1:{http_port}/\n"
+            f"  API (OpenAPI)  : http://127.0.0.1:{http_port}/docs\n"
+            f"  Broker MQTT    : {mqtt_url}{' (amqtt intégré)' if broker else ''}\n"
+            f"  Données        : {data.resolve()} ({'nouvelles' if fresh else 'reprises'})\n"
+            "  Ctrl-C pour arrêter.\n",
+            flush=True,
+        )
+
     for reader in readers.values():
         reader.start()
-    print(
-        "\nRéemploi — démonstration en cours\n"
-        f"  Page en direct : http://127.0.0.1:{http_port}/\n"
-        f"  API (OpenAPI)  : http://127.0.0.1:{http_port}/docs\n"
-        f"  Broker MQTT    : {mqtt_url}{' (amqtt intégré)' if broker else ''}\n"
-        f"  Données        : {data.resolve()} ({'nouvelles' if fresh else 'reprises'})\n"
-        "  Ctrl-C pour arrêter.\n",
-        flush=True,
-    )
-    tasks = [asyncio.create_task(storyline())]
+    tasks = [asyncio.create_task(announce()), asyncio.create_task(storyline())]
     if args.duration:
         tasks.append(asyncio.create_task(stop_after(args.duration)))
     try:
@@ -165,13 +199,8 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         for task in tasks:
             task.cancel()
-
-        # Blocking MQTT calls run in threads: the in-process broker shares this loop.
-        def stop_reader(reader: SimulatedReader) -> None:
-            with contextlib.suppress(Exception):
-                reader.stop()
-
-        await asyncio.gather(*(asyncio.to_thread(stop_reader, r) for r in readers.values()))
+        # the readers run in this loop, as does the in-process broker: nothing blocks
+        await asyncio.gather(*(r.stop() for r in readers.values()), return_exceptions=True)
         if state.ingest is not None:
             await asyncio.to_thread(state.ingest.wait_idle, 5)
             await asyncio.to_thread(state.ingest.stop)

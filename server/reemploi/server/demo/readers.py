@@ -1,11 +1,23 @@
-"""Simulated readers for the demo: each speaks protocol v1 over its own MQTT connection
-(retained status, ``offline`` last will, QoS 1 scans, acks on its ack topic) and keeps
-its sequence number in a file so that a second run goes on where the first stopped."""
+"""Readers for the demo and the tests.
+
+``FirmwareReader`` — what the demo runs for every device: the reader firmware itself
+(``reader.app.Reader`` from ``firmware/lib``, the code that runs on the ESP32) on the
+firmware's simulated hardware (``reader.sim``: a register-level MFRC522 with NTAG213
+tags holding the label's Digital Link), inside the demo's asyncio loop. Each device keeps
+its sequence number, offline queue and settings in its own folder, so a second run goes
+on where the first stopped.
+
+``SimulatedReader`` / ``SequenceStore`` — a small paho-based imitation speaking protocol
+v1 from threads, kept for the broker-restart ingest test only.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +31,112 @@ from reemploi.protocol import wire
 from ..ingest.mqtt import BrokerAddress, make_client
 
 log = logging.getLogger("reemploi.demo")
+
+# The firmware is not an installed package: its code lives in firmware/lib of the
+# repository and goes onto the board as files. This is the one place that puts it on
+# sys.path for the demo.
+FIRMWARE_LIB = Path(__file__).resolve().parents[4] / "firmware" / "lib"
+
+
+def firmware_simulator() -> Any:
+    """Import and return the firmware's ``reader.sim`` (from ``FIRMWARE_LIB``)."""
+    if not (FIRMWARE_LIB / "reader" / "sim" / "__init__.py").exists():
+        raise RuntimeError(
+            f"micrologiciel introuvable ({FIRMWARE_LIB}) : lancer la démo depuis le dépôt"
+        )
+    if str(FIRMWARE_LIB) not in sys.path:
+        sys.path.insert(0, str(FIRMWARE_LIB))
+    import reader.sim
+
+    return reader.sim
+
+
+def _seed_sequence(folder: Path, device: str, old_store: Path) -> None:
+    """Data from a demo run before the firmware readers: carry the device's next sequence
+    number over from ``readers.json`` (the platform refuses a number used twice)."""
+    seq_file = folder / "seq.txt"
+    if seq_file.exists() or not old_store.exists():
+        return
+    with contextlib.suppress(ValueError, OSError):
+        value = json.loads(old_store.read_text()).get(device)
+        if isinstance(value, int) and value > 0:
+            seq_file.write_text(str(value))
+
+
+class FirmwareReader:
+    """One demo device: the firmware's reader on simulated hardware. ``tap(uri)`` queues
+    a tag; a worker presents each to the antenna in turn, waits for the reader's feedback
+    (accept / refuse / unknown / queued) and hands it to ``on_result``."""
+
+    def __init__(
+        self,
+        device: str,
+        site: str,
+        address: BrokerAddress,
+        data_dir: Path,
+        on_result: Callable[[str, str, str | None], None] | None = None,
+    ) -> None:
+        sim = firmware_simulator()
+        self.device = device
+        self.folder = data_dir / "readers" / device
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _seed_sequence(self.folder, device, data_dir / "readers.json")
+        broker: dict[str, Any] = {
+            "host": address.host,
+            "port": address.port,
+            "tls": address.tls,
+            "keepalive_s": 30,
+        }
+        if address.username:
+            broker["user"] = address.username
+            broker["password"] = address.password
+        if address.tls and address.ca_file:
+            broker["cafile"] = address.ca_file
+        config = {
+            "site": site,
+            "device": device,
+            "broker": broker,
+            "nfc": {"poll_ms": 100},
+            "ack_timeout_ms": 2000,
+        }
+        self.sim = sim.SimulatedReader(config, str(self.folder))
+        self.on_result = on_result
+        self.pending: set[str] = set()
+        self._taps: asyncio.Queue[str] = asyncio.Queue(maxsize=4)
+        self._count = 0
+        self._worker: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.sim.start()
+        self._worker = asyncio.create_task(self._run())
+
+    async def tap(self, uri: str) -> None:
+        """Queue one tap (waits while four are already waiting: the staff is busy)."""
+        self.pending.add(uri)
+        await self._taps.put(uri)
+
+    async def _run(self) -> None:
+        while True:
+            uri = await self._taps.get()
+            self._count += 1
+            try:
+                pattern = await self.sim.tap(uri, self._count)
+            finally:
+                self.pending.discard(uri)
+            if self.on_result is not None:
+                self.on_result(self.device, uri, pattern)
+
+    async def stop(self) -> None:
+        """Say ``offline`` (a clean stop, not a crash: no will), disconnect, end tasks."""
+        if self._worker is not None:
+            self._worker.cancel()
+        reader = self.sim.reader
+        link = reader.mqtt
+        if link is not None and link.connected:
+            offline = wire.offline_status(self.device)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(link.publish(reader.t_status, offline, 1, True), 2)
+        await self.sim.stop()
 
 
 class SequenceStore:
