@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from reemploi.domain.custody import Step
 from reemploi.server.db.market_tables import declarations
+from reemploi.server.db.tables import assets
 from reemploi.server.market.roles import Role
-from reemploi.server.market.seed import DEMO_PASSWORD
+from reemploi.server.market.seed import DEMO_PASSWORD, seed_listed
 
 from .conftest import World, make_world
 
@@ -358,3 +360,52 @@ def test_self_registration_then_approval(served: tuple[World, str], browser: Bro
     admin_api.put("/api/market/settings", json={"open_registration": False})
     guest.close()
     admin.context.close()
+
+
+def test_stock_page_updates_live_on_a_phone_tap_and_a_reservation(
+    served: tuple[World, str], browser: Browser
+) -> None:
+    world, base = served
+    reseller = world.people[Role.RESELLER]
+    with world.state.engine.begin() as conn:  # type: ignore[attr-defined]
+        screens = seed_listed(
+            conn,
+            owner_org=world.people[Role.COMPANY][1],
+            owner_site=world.people[Role.COMPANY][2],
+            holder_org=reseller[1],
+            holder_site=reseller[2],
+            category="screen",
+            grade="B",
+            ram_gb=None,
+            count=2,
+            prefix="9521234V",
+            until=Step.REFURBISH,  # refurbished, not listed yet: the shop's tap lists them
+        )
+        epcs = list(conn.execute(select(assets.c.epc).where(assets.c.id.in_(screens))).scalars())
+    buyer = signed_in(browser, base, world, Role.COMPANY)
+    buyer.goto(base + "/m/stock?category=screen")
+    rows = buyer.locator("#stock-items tbody tr")
+    expect(rows).to_have_count(0)
+    expect(buyer.locator("#stock-tables")).to_have_attribute("data-live", "open")
+    buyer.evaluate("window.sameDocument = true")
+    shop = world.client(Role.RESELLER)
+    seq = shop.get("/api/market/tap/device").json()["next_seq"]
+    tapped = shop.post("/api/market/tap", json={"seq": seq, "kind": "qr", "data": epcs[0]})
+    assert tapped.json()["result"] == "accepted", tapped.text
+    expect(rows).to_have_count(1)
+    expect(buyer.locator("#stock-items tbody tr.changed")).to_have_count(1)
+    expect(buyer.locator("#stock-count")).to_have_text("1 unités correspondantes")
+    shop.post("/api/market/tap", json={"seq": seq + 1, "kind": "qr", "data": epcs[1]})
+    expect(rows).to_have_count(2)
+    expect(buyer.locator("#stock-live")).to_contain_text("Stock mis à jour")
+    check(buyer, "stock-en-direct")
+    # A reservation elsewhere takes the units out of the visible stock, live too.
+    other = world.client(Role.PUBLIC_BODY)
+    lot = other.post(
+        "/api/market/lots",
+        json={"request_id": "lot-live-01", "category": "screen", "grade": "B", "quantity": 2},
+    ).json()["id"]
+    assert other.post(f"/api/market/lots/{lot}/accept").status_code == 200
+    expect(rows).to_have_count(0)
+    assert buyer.evaluate("window.sameDocument") is True  # never reloaded
+    buyer.context.close()

@@ -103,4 +103,4 @@ def maintenance(m: MarketDep) -> dict[str, int]:
     def work(conn: Any) -> dict[str, int]:
         return {"released": lots.expire(conn), "purged": solidarity.purge(conn)}
 
-    return transaction.write(m.engine, work)
+    return m.write_stock(work)

@@ -75,7 +75,7 @@ def post_accept(lot_id: int, actor: ActorDep, m: MarketDep) -> dict[str, Any]:
         lots.expire(conn)
         return lots.accept(conn, actor.user, lot_id, load_rules(conn))
 
-    lot = transaction.write(m.engine, work)
+    lot = m.write_stock(work)
     return {"id": lot.id, "status": lot.status, "reserved_until": lot.reserved_until}
 
 
@@ -96,5 +96,5 @@ def post_fulfil(lot_id: int, body: Fulfilment, actor: ActorDep, m: MarketDep) ->
         lots.expire(conn)
         return lots.fulfil(conn, actor.user, lot_id, body.outcome)
 
-    lot = transaction.write(m.engine, work)
+    lot = m.write_stock(work)
     return {"id": lot.id, "status": lot.status}

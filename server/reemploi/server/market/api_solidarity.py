@@ -77,8 +77,7 @@ class Redemption(BaseModel):
     "/vouchers/redeem", summary="Remettre un matériel contre un bon", **perm(P.REDEEM_VOUCHER)
 )
 def post_voucher_redeem(body: Redemption, actor: ActorDep, m: MarketDep) -> dict[str, Any]:
-    return transaction.write(
-        m.engine,
+    return m.write_stock(
         lambda conn: solidarity.redeem(
             conn, actor.user, code=body.code, asset_id=body.asset_id, rules=load_rules(conn)
         ),

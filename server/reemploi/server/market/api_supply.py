@@ -205,8 +205,7 @@ class Grading(BaseModel):
 
 @router.put("/units/{asset_id}", summary="Grade et caractéristiques d'une unité", **perm(P.GRADE))
 def put_unit(asset_id: int, body: Grading, actor: ActorDep, m: MarketDep) -> dict[str, str]:
-    transaction.write(
-        m.engine,
+    m.write_stock(
         lambda conn: supply.grade_unit(
             conn,
             actor.user,

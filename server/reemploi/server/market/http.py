@@ -13,15 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from argon2 import PasswordHasher
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ..api.state import AppState
 from ..ingest.pipeline import IngestOptions, IngestPipeline
-from . import accounts
+from . import accounts, transaction
 from .accounts import SessionInfo, User
 from .config import MarketSettings
 from .errors import N_, NotAllowed, NotSignedIn
@@ -34,6 +34,7 @@ COOKIE = "reemploi_session"
 LANG_COOKIE = "reemploi_lang"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PERMISSION_KEY = "x-permission"
+T = TypeVar("T")
 
 
 @dataclass
@@ -56,6 +57,17 @@ class MarketState:
     @property
     def engine(self) -> Engine:
         return self.app_state.engine
+
+    def write_stock(self, work: Callable[[Connection], T]) -> T:
+        """:func:`.transaction.write` for work that changes the stock, then tell the feed."""
+        result = transaction.write(self.engine, work)
+        self.stock_changed()
+        return result
+
+    def stock_changed(self) -> None:
+        """Tell the live feed that units changed outside the ingest (reserved, released,
+        sold, donated, graded): open stock pages refresh their rows."""
+        self.app_state.live.publish("stock", {})
 
     @property
     def pipeline(self) -> IngestPipeline:

@@ -67,7 +67,7 @@ def accept_submit(lot_id: int, request: Request, actor: ActorDep, m: MarketDep) 
             lots.expire(conn)
             return lots.accept(conn, actor.user, lot_id, load_rules(conn))
 
-        return transaction.write(m.engine, inner)
+        return m.write_stock(inner)
 
     return on_form(
         request,
@@ -98,8 +98,7 @@ async def fulfil_submit(lot_id: int, request: Request, actor: ActorDep, m: Marke
         actor,
         "fulfil.html",
         context,
-        lambda: transaction.write(
-            m.engine,
+        lambda: m.write_stock(
             lambda conn: lots.fulfil(conn, actor.user, lot_id, str(form.get("outcome", ""))),
         ),
         lambda _r: redirect("/m/remises", "handed_over"),

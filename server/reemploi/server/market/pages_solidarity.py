@@ -133,8 +133,7 @@ async def redeem_submit(request: Request, actor: ActorDep, m: MarketDep) -> Resp
                 N_("Please correct the highlighted fields."),
                 fields={"asset_id": N_("Choose a unit.")},
             )
-        return transaction.write(
-            m.engine,
+        return m.write_stock(
             lambda conn: solidarity.redeem(
                 conn,
                 actor.user,

@@ -8,18 +8,17 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from . import accounts, supply, transaction
+from . import accounts, supply
 from .config import load_rules
 from .declarations import CATEGORIES
 from .errors import InvalidInput
 from .form_values import form_int
-from .http import ActorDep, MarketDep, perm
+from .http import ActorDep, MarketDep, MarketState, perm
 from .roles import Permission as P
 from .web import on_form, redirect, render, router
 
 
-@router.get("/stock", **perm(P.VIEW_STOCK))
-def stock_page(request: Request, actor: ActorDep, m: MarketDep) -> Response:
+def _stock_context(request: Request, m: MarketState) -> dict[str, Any]:
     q = request.query_params
     try:
         flt = supply.StockFilter(
@@ -34,19 +33,26 @@ def stock_page(request: Request, actor: ActorDep, m: MarketDep) -> Response:
         flt = supply.StockFilter()
     with m.engine.connect() as conn:
         rules = load_rules(conn)
-        items = supply.search_stock(conn, flt, rules)
-        summary = supply.stock_summary(conn, rules)
-        communes = supply.communes(conn)
-    return render(
-        request,
-        "stock.html",
-        actor,
-        items=items,
-        summary=summary,
-        communes=communes,
-        categories=CATEGORIES,
-        values=dict(q),
-    )
+        return {
+            "items": supply.search_stock(conn, flt, rules),
+            "summary": supply.stock_summary(conn, rules),
+            "communes": supply.communes(conn),
+            "categories": CATEGORIES,
+            "values": dict(q),
+        }
+
+
+@router.get("/stock", **perm(P.VIEW_STOCK))
+def stock_page(request: Request, actor: ActorDep, m: MarketDep) -> Response:
+    return render(request, "stock.html", actor, **_stock_context(request, m))
+
+
+@router.get("/stock/lignes", **perm(P.VIEW_STOCK))
+def stock_rows(request: Request, actor: ActorDep, m: MarketDep) -> Response:
+    """The stock tables alone, for the page's live refresh (same filters as the page)."""
+    response = render(request, "stock_tables.html", actor, **_stock_context(request, m))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.get("/prevision", **perm(P.VIEW_FORECAST))
@@ -86,8 +92,7 @@ async def grade_submit(asset_id: int, request: Request, actor: ActorDep, m: Mark
     form = await request.form()
 
     def work() -> Any:
-        return transaction.write(
-            m.engine,
+        return m.write_stock(
             lambda conn: supply.grade_unit(
                 conn,
                 actor.user,

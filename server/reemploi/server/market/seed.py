@@ -84,8 +84,10 @@ def seed_listed(
     prefix: str = "9521234L",
     start: int = 1,
     when: datetime | None = None,
+    until: Step = Step.LIST,
 ) -> list[int]:
-    """Declare ``count`` units and bring them to ``listed`` at the holder's site."""
+    """Declare ``count`` units and bring them to ``listed`` (or to the state after
+    ``until``) at the holder's site."""
     from sqlalchemy import update
 
     from reemploi.domain.digital_link import giai_uri
@@ -110,9 +112,8 @@ def seed_listed(
         ids.append(asset_id)
     target = StepTarget(holder_org, holder_site)
     apply_step(conn, ids, Step.COLLECT, target, when=when + timedelta(days=1))
-    for offset, step in enumerate(
-        (Step.RECEIVE, Step.INSPECT, Step.ERASE_DATA, Step.REFURBISH, Step.LIST), start=2
-    ):
+    steps = (Step.RECEIVE, Step.INSPECT, Step.ERASE_DATA, Step.REFURBISH, Step.LIST)
+    for offset, step in enumerate(steps[: steps.index(until) + 1], start=2):
         apply_step(conn, ids, step, target, when=when + timedelta(days=offset))
     conn.execute(update(assets).where(assets.c.id.in_(ids)).values(grade=grade))
     if ram_gb is not None:

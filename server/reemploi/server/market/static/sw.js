@@ -1,7 +1,7 @@
 // Service worker of the Réemploi web app: the shell works offline; pages come from the
 // network first and from the cache when it is down; forms are queued by market.js.
-const CACHE = "reemploi-m-v1";
-const SHELL = ["/m/hors-ligne", "/m/static/market.css", "/m/static/market.js", "/m/static/tap.js",
+const CACHE = "reemploi-m-v2";
+const SHELL = ["/m/hors-ligne", "/m/static/market.css", "/m/static/market.js", "/m/static/tap.js", "/m/static/stock-live.js",
   "/m/static/icon.svg", "/m/static/icon-192.png", "/m/manifest.webmanifest"];
 
 self.addEventListener("install", (event) => {
