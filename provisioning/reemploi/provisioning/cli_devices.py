@@ -9,14 +9,26 @@ import argparse
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .bundles import GATEWAY_INSTALL_DIR
 from .labels import LAYOUTS, claim_label_items, render_labels
-from .registry import GATEWAY_MODES, GatewayRecord, ProvisioningState, ReaderRecord
+from .platform_registry import GATEWAY_ROLE, READER_ROLES, PlatformRegistry, RevocationReport
+from .registry import (
+    GATEWAY_MODES,
+    Enrolment,
+    GatewayEnrolment,
+    GatewayRecord,
+    ProvisioningError,
+    ProvisioningState,
+    ReaderRecord,
+)
 
 __all__ = ["add_device_commands", "say"]
+
+T = TypeVar("T")
 
 
 def say(text: str) -> None:
@@ -31,6 +43,45 @@ def _reload(pid_file: str | None) -> None:
     pid = int(Path(pid_file).read_text().strip())
     os.kill(pid, signal.SIGHUP)
     say(f"Broker rechargé (SIGHUP au PID {pid}).")
+
+
+def _with_platform(url: str, action: Callable[[PlatformRegistry], T]) -> T:
+    platform = PlatformRegistry.open(url)
+    try:
+        return action(platform)
+    finally:
+        platform.close()
+
+
+def _say_registered(device: str, site: str, role: str) -> None:
+    say(f"Inscrit au registre de la plateforme : {device}, site {site}, rôle {role}.")
+
+
+def _revoke(args: argparse.Namespace, state: ProvisioningState, record: ReaderRecord |
+            GatewayRecord, revoke: Callable[[], str | None], done: str) -> None:  # fmt: skip
+    """Revoke on the broker and, with a database URL, in the platform's registry."""
+    if not args.database_url:
+        say(f"{done} ({revoke()}).")
+        _reload(args.reload_pid_file)
+        return
+    report: RevocationReport = _with_platform(
+        args.database_url,
+        lambda platform: platform.revoke(state, record.device, record.state == "revoked", revoke),
+    )
+    if report.broker == "revoked":
+        say(f"{done} ({report.revoked_at}).")
+    else:
+        say(f"{record.device} était déjà révoqué sur le broker ({record.revoked}).")
+    say(
+        {
+            "revoked": "Marqué révoqué dans le registre de la plateforme.",
+            "already": "Déjà révoqué dans le registre de la plateforme.",
+            "absent": "Absent du registre de la plateforme : rien à y marquer "
+            "(le serveur refuse déjà ses messages).",
+        }[report.platform]
+    )
+    if report.broker == "revoked":
+        _reload(args.reload_pid_file)
 
 
 # ------------------------------------------------------------------ broker
@@ -61,26 +112,48 @@ def _broker_files(args: argparse.Namespace) -> int:
 
 def _reader_enroll(args: argparse.Namespace) -> int:
     state = ProvisioningState(Path(args.state))
-    enrolment = state.enroll(args.device, args.site, args.label or "", args.role or "")
-    label = enrolment.bundle_folder / "etiquette-revendication.pdf"
-    render_labels(
-        list(claim_label_items(args.device, enrolment.claim_url, enrolment.claim_code)),
-        LAYOUTS["thermique-50x25"],
-        label,
-        title=f"Revendication {args.device}",
-    )
+    if args.database_url and not args.role:
+        raise ProvisioningError(
+            "--role est requis pour inscrire le lecteur au registre de la plateforme : "
+            + ", ".join(READER_ROLES)
+        )
+
+    def enroll() -> Enrolment:
+        enrolment = state.enroll(args.device, args.site, args.label or "", args.role or "")
+        render_labels(
+            list(claim_label_items(args.device, enrolment.claim_url, enrolment.claim_code)),
+            LAYOUTS["thermique-50x25"],
+            enrolment.bundle_folder / "etiquette-revendication.pdf",
+            title=f"Revendication {args.device}",
+        )
+        return enrolment
+
+    if args.database_url:
+        enrolment = _with_platform(
+            args.database_url,
+            lambda platform: platform.enroll(
+                state, args.device, args.site, args.role, "lecteur", enroll
+            ),
+        )
+    else:
+        enrolment = enroll()
     say(f"Lecteur {args.device} enrôlé sur le site {args.site}.")
+    if args.database_url:
+        _say_registered(args.device, args.site, args.role)
     say(f"Code de revendication (usage unique) : {enrolment.claim_code}")
     say(f"Paquet de configuration : {enrolment.bundle_folder} (config.json, certificats)")
-    say(f"Étiquette de revendication : {label}")
+    say(f"Étiquette de revendication : {enrolment.bundle_folder / 'etiquette-revendication.pdf'}")
     _reload(args.reload_pid_file)
     return 0
 
 
 def _reader_revoke(args: argparse.Namespace) -> int:
-    record = ProvisioningState(Path(args.state)).revoke(args.device)
-    say(f"Lecteur {record.device} révoqué ({record.revoked}).")
-    _reload(args.reload_pid_file)
+    state = ProvisioningState(Path(args.state))
+    record = state.load().readers.get(args.device)
+    if record is None:
+        raise ProvisioningError(f"lecteur « {args.device} » inconnu")
+    done = f"Lecteur {args.device} révoqué"
+    _revoke(args, state, record, lambda: state.revoke(args.device).revoked, done)
     return 0
 
 
@@ -114,11 +187,25 @@ def _reader_list(args: argparse.Namespace) -> int:
 
 def _gateway_enroll(args: argparse.Namespace) -> int:
     state = ProvisioningState(Path(args.state))
-    enrolment = state.enroll_gateway(
-        args.device, args.site, args.mode, args.label or "", args.install_dir
-    )
+
+    def enroll() -> GatewayEnrolment:
+        return state.enroll_gateway(
+            args.device, args.site, args.mode, args.label or "", args.install_dir
+        )
+
+    if args.database_url:
+        enrolment = _with_platform(
+            args.database_url,
+            lambda platform: platform.enroll(
+                state, args.device, args.site, GATEWAY_ROLE, "passerelle", enroll
+            ),
+        )
+    else:
+        enrolment = enroll()
     folder = enrolment.bundle_folder
     say(f"Passerelle {args.device} ({args.mode}) enrôlée sur le site {args.site}.")
+    if args.database_url:
+        _say_registered(args.device, args.site, GATEWAY_ROLE)
     say(f"Paquet de configuration : {folder} (gateway.toml, ca.crt, client.crt, client.key)")
     say(f"Sur la passerelle : gateway.toml → /etc/reemploi/gateway.toml, certificats → "
         f"{args.install_dir}/ ; puis effacez {folder} de ce poste.")  # fmt: skip
@@ -127,9 +214,12 @@ def _gateway_enroll(args: argparse.Namespace) -> int:
 
 
 def _gateway_revoke(args: argparse.Namespace) -> int:
-    record = ProvisioningState(Path(args.state)).revoke_gateway(args.device)
-    say(f"Passerelle {record.device} révoquée ({record.revoked}).")
-    _reload(args.reload_pid_file)
+    state = ProvisioningState(Path(args.state))
+    record = state.load().gateways.get(args.device)
+    if record is None:
+        raise ProvisioningError(f"passerelle « {args.device} » inconnue")
+    done = f"Passerelle {args.device} révoquée"
+    _revoke(args, state, record, lambda: state.revoke_gateway(args.device).revoked, done)
     return 0
 
 
@@ -144,6 +234,16 @@ def _gateway_list(args: argparse.Namespace) -> int:
 
 def _subcommands(groups: Any, name: str, help_text: str) -> Any:
     return groups.add_parser(name, help=help_text).add_subparsers(dest="action", required=True)
+
+
+def _database_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--database-url",
+        default=os.environ.get("REEMPLOI_DATABASE_URL") or None,
+        metavar="URL",
+        help="base de la plateforme (SQLAlchemy, ex. postgresql+psycopg://…) : y inscrire "
+        "ou y révoquer aussi l'appareil ; défaut : REEMPLOI_DATABASE_URL",
+    )
 
 
 def add_device_commands(groups: Any) -> None:
@@ -172,14 +272,17 @@ def add_device_commands(groups: Any) -> None:
     enroll.add_argument("--label", help="libellé libre (emplacement)")
     enroll.add_argument(
         "--role",
-        choices=("counter", "dock", "diagnostic", "erasure", "repair", "shop"),
-        help="rôle du lecteur sur son site (comptoir, quai, diagnostic…)",
+        choices=READER_ROLES,
+        help="rôle du lecteur sur son site (comptoir, quai, diagnostic…) ; requis avec "
+        "--database-url",
     )
     enroll.add_argument("--reload-pid-file", help="fichier PID de Mosquitto à recharger")
+    _database_option(enroll)
     enroll.set_defaults(run=_reader_enroll)
     revoke = reader.add_parser("revoke", help="révoquer un lecteur (volé, perdu, hors service)")
     revoke.add_argument("device")
     revoke.add_argument("--reload-pid-file")
+    _database_option(revoke)
     revoke.set_defaults(run=_reader_revoke)
     listing = reader.add_parser("list", help="lister les lecteurs")
     listing.add_argument("--json", action="store_true")
@@ -197,10 +300,12 @@ def add_device_commands(groups: Any) -> None:
         help="dossier des certificats sur la passerelle (écrit dans gateway.toml)",
     )
     enroll.add_argument("--reload-pid-file", help="fichier PID de Mosquitto à recharger")
+    _database_option(enroll)
     enroll.set_defaults(run=_gateway_enroll)
     revoke = gateway.add_parser("revoke", help="révoquer une passerelle")
     revoke.add_argument("device", metavar="passerelle")
     revoke.add_argument("--reload-pid-file")
+    _database_option(revoke)
     revoke.set_defaults(run=_gateway_revoke)
     listing = gateway.add_parser("list", help="lister les passerelles")
     listing.add_argument("--json", action="store_true")

@@ -264,7 +264,8 @@ class ProvisioningState:
 
     # ------------------------------------------------------------ readers
 
-    def _check_new(self, registry: Registry, device: str, site: str, what: str) -> None:
+    def check_new(self, registry: Registry, device: str, site: str, what: str) -> None:
+        """Refuse a bad or already used id (``what``: « lecteur » or « passerelle »)."""
         if not valid_id(device) or not valid_id(site):
             raise ProvisioningError(
                 f"identifiant de {what} ou de site invalide : 1 à 40 caractères a-z 0-9 -"
@@ -281,7 +282,7 @@ class ProvisioningState:
 
     def enroll(self, device: str, site: str, label: str = "", role: str = "") -> Enrolment:
         registry = self.load()
-        self._check_new(registry, device, site, "lecteur")
+        self.check_new(registry, device, site, "lecteur")
         ca = self.ca()
         password = secrets.token_urlsafe(24)
         code = new_claim_code()
@@ -332,7 +333,7 @@ class ProvisioningState:
     ) -> GatewayEnrolment:
         """A gateway's identity: password, client certificate, ACL, ``gateway.toml``."""
         registry = self.load()
-        self._check_new(registry, gateway, site, "passerelle")
+        self.check_new(registry, gateway, site, "passerelle")
         if mode not in GATEWAY_MODES:
             raise ProvisioningError(f"mode « {mode} » inconnu : site ou vehicle")
         ca = self.ca()
