@@ -113,15 +113,17 @@ def get_declared(m: MarketDep, category: str | None = None) -> list[dict[str, An
         return supply.declared_supply(conn, category=category)
 
 
-class RequestOnly(BaseModel):
+class ClaimRequest(BaseModel):
     request_id: str = Field(max_length=64)
+    window_start: str | None = Field(default=None, max_length=10)  # YYYY-MM-DD
+    window_end: str | None = Field(default=None, max_length=10)
 
 
 @router.post(
     "/declarations/{declaration_id}/claim", summary="Réserver un lot déclaré", **perm(P.CLAIM)
 )
 def post_claim(
-    declaration_id: int, body: RequestOnly, actor: ActorDep, m: MarketDep
+    declaration_id: int, body: ClaimRequest, actor: ActorDep, m: MarketDep
 ) -> dict[str, Any]:
     def work(conn: Any) -> tuple[int, bool]:
         return pickups.claim(
@@ -130,6 +132,8 @@ def post_claim(
             declaration_id=declaration_id,
             request_id=body.request_id,
             rules=load_rules(conn),
+            window_start=body.window_start,
+            window_end=body.window_end,
         )
 
     pickup_id, created = transaction.write(m.engine, work)

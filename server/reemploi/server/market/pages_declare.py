@@ -3,6 +3,7 @@ supply and claims, pickups signed by both sides."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -12,7 +13,7 @@ from . import accounts, pickups, supply, transaction
 from .config import load_rules
 from .declarations import CATEGORIES, declare, make_item, my_declarations, parse_csv, parse_date
 from .errors import N_, InvalidInput
-from .http import ActorDep, MarketDep, perm
+from .http import ActorDep, MarketDep, MarketState, perm
 from .roles import Permission as P
 from .web import on_form, redirect, render, router
 
@@ -110,12 +111,22 @@ def declarations_page(request: Request, actor: ActorDep, m: MarketDep) -> Respon
 # ------------------------------------------------------------------ supply, claims, pickups
 
 
-@router.get("/gisement", **perm(P.VIEW_DECLARED_SUPPLY))
-def declared_page(request: Request, actor: ActorDep, m: MarketDep) -> Response:
+def _declared_context(m: MarketState) -> dict[str, Any]:
+    """Declared supply, each with the days its pickup may be scheduled on."""
+    today = datetime.now(UTC).date()
     with m.engine.connect() as conn:
         found = supply.declared_supply(conn)
         rules = load_rules(conn)
-    return render(request, "declared.html", actor, declared=found, rules=rules)
+    for item in found:
+        item["window_first"], item["window_last"] = pickups.allowed_window(
+            item["planned_date"], today, rules
+        )
+    return {"declared": found, "rules": rules}
+
+
+@router.get("/gisement", **perm(P.VIEW_DECLARED_SUPPLY))
+def declared_page(request: Request, actor: ActorDep, m: MarketDep) -> Response:
+    return render(request, "declared.html", actor, values={}, **_declared_context(m))
 
 
 @router.post("/gisement/{declaration_id}/reserver", **perm(P.CLAIM))
@@ -123,6 +134,7 @@ async def claim_submit(
     declaration_id: int, request: Request, actor: ActorDep, m: MarketDep
 ) -> Response:
     form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
 
     def work() -> Any:
         return transaction.write(
@@ -131,22 +143,21 @@ async def claim_submit(
                 conn,
                 actor.user,
                 declaration_id=declaration_id,
-                request_id=str(form.get("request_id", "")),
+                request_id=values.get("request_id", ""),
                 rules=load_rules(conn),
+                window_start=values.get("window_start"),
+                window_end=values.get("window_end"),
             ),
         )
-
-    def context() -> dict[str, Any]:
-        with m.engine.connect() as conn:
-            return {"declared": supply.declared_supply(conn), "rules": load_rules(conn)}
 
     return on_form(
         request,
         actor,
         "declared.html",
-        context,
+        lambda: {**_declared_context(m), "failed_claim": declaration_id},
         work,
         lambda _r: redirect("/m/enlevements", "claimed"),
+        values=values,
     )
 
 

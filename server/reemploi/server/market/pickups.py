@@ -10,7 +10,7 @@ both signatures in the event.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -23,13 +23,61 @@ from ..db.tables import assets, organisations, sites
 from .accounts import User
 from .config import MarketRules
 from .custody_steps import StepTarget, apply_step
-from .declarations import check_request_id
+from .declarations import check_request_id, parse_date
 from .errors import N_, Conflict, InvalidInput, NotAllowed, NotFound
 from .roles import Role
 
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+WINDOW_OPENS = time(8, 0)
+WINDOW_CLOSES = time(18, 0)
+
+
+def allowed_window(planned: date, today: date, rules: MarketRules) -> tuple[date, date]:
+    """The days a pickup may be scheduled on: from the planned date (not before today)
+    for ``pickup_window_days`` days."""
+    first = max(planned, today)
+    return first, first + timedelta(days=rules.pickup_window_days)
+
+
+def choose_window(
+    planned: date,
+    today: date,
+    rules: MarketRules,
+    start: str | None = None,
+    end: str | None = None,
+) -> tuple[datetime, datetime]:
+    """The claimant's window, checked field by field against the allowed range; without
+    a choice, the whole range. Pure."""
+    first, last = allowed_window(planned, today, rules)
+    errors: dict[str, str] = {}
+    chosen: dict[str, date] = {}
+    for name, text, default in (("window_start", start, first), ("window_end", end, last)):
+        if text is None or not text.strip():
+            chosen[name] = default
+            continue
+        try:
+            chosen[name] = parse_date(text, name)
+        except InvalidInput as exc:
+            errors.update(exc.fields)
+    params = {"first": first.strftime("%d/%m/%Y"), "last": last.strftime("%d/%m/%Y")}
+    if "window_start" in chosen and not first <= chosen["window_start"] <= last:
+        errors["window_start"] = N_("Choose a first day between {first} and {last}.")
+    if "window_end" in chosen and not first <= chosen["window_end"] <= last:
+        errors["window_end"] = N_("Choose a last day between {first} and {last}.")
+    if not errors and chosen["window_end"] < chosen["window_start"]:
+        errors["window_end"] = N_("The last day cannot come before the first day.")
+    if errors:
+        raise InvalidInput(
+            N_("Please correct the highlighted fields."), fields=errors, params=params
+        )
+    return (
+        datetime.combine(chosen["window_start"], WINDOW_OPENS, tzinfo=UTC),
+        datetime.combine(chosen["window_end"], WINDOW_CLOSES, tzinfo=UTC),
+    )
 
 
 def claim(
@@ -40,8 +88,11 @@ def claim(
     request_id: str,
     rules: MarketRules,
     now: datetime | None = None,
+    window_start: str | None = None,
+    window_end: str | None = None,
 ) -> tuple[int, bool]:
-    """Claim a declared batch; return ``(pickup id, created)``."""
+    """Claim a declared batch with a pickup window chosen within the allowed range
+    (:func:`choose_window`); return ``(pickup id, created)``."""
     now = now or datetime.now(UTC)
     request_id = check_request_id(request_id)
     replay = conn.execute(
@@ -67,6 +118,7 @@ def claim(
     ).scalar_one()
     if not still:
         raise Conflict(N_("Nothing is left to collect in this declaration."))
+    start, end = choose_window(decl.planned_date, now.date(), rules, window_start, window_end)
     if rules.claim_rule == "rotation":
         open_pickups = conn.execute(
             select(func.count())
@@ -105,14 +157,12 @@ def claim(
             ).scalar_one()
     except IntegrityError as exc:
         raise Conflict(N_("Another organisation has already claimed this batch.")) from exc
-    start_day = max(decl.planned_date, now.date())
-    start = datetime.combine(start_day, time(8, 0), tzinfo=UTC)
     pickup_id = conn.execute(
         insert(pickups)
         .values(
             claim_id=claim_id,
             window_start=start,
-            window_end=start + timedelta(days=rules.pickup_window_days),
+            window_end=end,
             status="scheduled",
         )
         .returning(pickups.c.id)
