@@ -231,8 +231,9 @@ def test_gateway_bundle_is_read_by_the_gateways_own_settings(
         if name.startswith("REEMPLOI_GATEWAY_"):
             monkeypatch.delenv(name)
     bundle = state.folder / "bundles" / "gw-site-2"
+    # load_settings sets this variable: let monkeypatch remove it afterwards
+    monkeypatch.setenv("REEMPLOI_GATEWAY_CONFIG_FILE", "")
     settings = load_settings(bundle / "gateway.toml")
-    monkeypatch.delenv("REEMPLOI_GATEWAY_CONFIG_FILE")  # load_settings sets it
     assert (settings.site, settings.gateway_id, settings.mode) == ("site-2", "gw-site-2", "vehicle")
     assert settings.central_username == "gw-site-2"
     assert (settings.central_host, settings.central_port) == (
