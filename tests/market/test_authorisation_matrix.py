@@ -110,3 +110,28 @@ def test_unsafe_request_without_csrf_token_is_refused(world: World) -> None:
     )
     assert reply.status_code == 403
     assert "expiré" in reply.json()["message"]
+
+
+ADMIN_ONLY = {
+    ("POST", "/m/admin/regles"),
+    ("POST", "/m/admin/tarifs"),
+    ("POST", "/m/admin/inscriptions/1/1"),
+    ("GET", "/api/market/settings"),
+    ("PUT", "/api/market/settings"),
+    ("POST", "/api/market/maintenance"),
+    ("GET", "/api/market/registrations"),
+    ("POST", "/api/market/registrations/1/approve"),
+    ("POST", "/api/market/registrations/1/refuse"),
+    ("GET", "/api/market/organisations/1/oidc"),
+    ("PUT", "/api/market/organisations/1/oidc"),
+    ("DELETE", "/api/market/organisations/1/oidc"),
+}
+
+
+def test_settings_routes_are_reserved_to_the_administrator(world: World) -> None:
+    """Rules, prices, registrations and identity providers: SETTINGS, held by admin only."""
+    found = {(m, p): perm for m, p, perm in market_routes(world.app)}
+    assert {route: found.get(route) for route in ADMIN_ONLY} == dict.fromkeys(
+        ADMIN_ONLY, Permission.SETTINGS
+    )
+    assert GRANTS[Permission.SETTINGS] == frozenset({Role.ADMIN})

@@ -85,17 +85,51 @@ class MarketRules:
         return self.unit_price_cents.get(category, {}).get(grade, 10000)
 
 
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _mapping_of(value: Any, valid: Any) -> bool:
+    """A mapping from known categories (or grades) to valid values."""
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and len(k) <= 40 and valid(v) for k, v in value.items()
+    )
+
+
 def _check(rules: MarketRules) -> None:
     errors: dict[str, str] = {}
     if rules.claim_rule not in CLAIM_RULES:
         errors["claim_rule"] = N_("Choose first come or fair rotation.")
     for name in ("pickup_window_days", "reservation_days", "quote_valid_days", "voucher_days"):
-        if not 1 <= getattr(rules, name) <= 365:
+        if not (_whole(getattr(rules, name)) and 1 <= getattr(rules, name) <= 365):
             errors[name] = N_("Enter a number of days between 1 and 365.")
-    if not 30 <= rules.voucher_retention_days <= 3650:
+    if not isinstance(rules.open_registration, bool):
+        errors["open_registration"] = N_("Some settings are not valid.")
+    if not (_whole(rules.rotation_grace_hours) and 0 <= rules.rotation_grace_hours <= 24 * 30):
+        errors["rotation_grace_hours"] = N_("Enter a number of hours between 0 and 720.")
+    retention = rules.voucher_retention_days
+    if not (_whole(retention) and 30 <= retention <= 3650):
         errors["voucher_retention_days"] = N_("Enter a number of days between 30 and 3650.")
-    if any(not 0 <= share <= 0.5 for share in rules.solidarity_share.values()):
+    if not _mapping_of(rules.solidarity_share, lambda v: _number(v) and 0 <= v <= 0.5):
         errors["solidarity_share"] = N_("A solidarity share is between 0 and 50 %.")
+    if not _mapping_of(rules.social_price_cents, lambda v: _whole(v) and 0 < v <= 100_000):
+        errors["social_price_cents"] = N_("A social price is between 0.01 and 1000 euros.")
+    if not _mapping_of(
+        rules.unit_price_cents,
+        lambda grades: (
+            _mapping_of(grades, lambda v: _whole(v) and 0 < v <= 10_000_000)
+            and set(grades) <= set(GRADES)
+        ),
+    ):
+        errors["unit_price_cents"] = N_("A unit price is between 0.01 and 100000 euros.")
+    if not _mapping_of(rules.warranty_months, lambda v: _whole(v) and 0 <= v <= 60) or not set(
+        rules.warranty_months
+    ) <= set(GRADES):
+        errors["warranty_months"] = N_("A warranty is between 0 and 60 months.")
     if errors:
         raise InvalidInput(N_("Some settings are not valid."), fields=errors)
 

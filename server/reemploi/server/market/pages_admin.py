@@ -1,4 +1,4 @@
-"""Administration pages: invitations, the administrator's rules."""
+"""Administration pages: invitations, the administrator's rules, solidarity shares and\nprices."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from . import accounts, registrations, transaction
-from .config import MarketRules, load_rules, save_rules
+from . import accounts, registrations, settings_form, transaction
+from .config import GRADES, MarketRules, load_rules, save_rules
+from .declarations import CATEGORIES
 from .errors import N_, InvalidInput
 from .form_values import form_int
 from .http import ActorDep, MarketDep, perm
@@ -19,11 +20,15 @@ from .web import on_form, redirect, render, router
 
 def admin_context(m: Any) -> dict[str, Any]:
     with m.engine.connect() as conn:
+        rules = load_rules(conn)
         return {
             "organisations": accounts.list_organisations(conn),
             "roles": list(Role),
-            "rules": load_rules(conn),
+            "rules": rules,
             "registrations": registrations.pending(conn),
+            "prices": settings_form.form_values(rules),
+            "price_categories": CATEGORIES,
+            "grades": GRADES,
         }
 
 
@@ -89,7 +94,13 @@ async def rules_submit(request: Request, actor: ActorDep, m: MarketDep) -> Respo
             "open_registration": form.get("open_registration") == "on",
             "claim_rule": str(form.get("claim_rule", "")),
         }
-        for name in ("reservation_days", "voucher_days", "voucher_retention_days"):
+        for name in (
+            "pickup_window_days",
+            "reservation_days",
+            "quote_valid_days",
+            "voucher_days",
+            "voucher_retention_days",
+        ):
             value = form_int(form.get(name))
             if value is not None:
                 changes[name] = value
@@ -102,4 +113,24 @@ async def rules_submit(request: Request, actor: ActorDep, m: MarketDep) -> Respo
         lambda: admin_context(m),
         work,
         lambda _r: redirect("/m/admin", "saved"),
+    )
+
+
+@router.post("/admin/tarifs", **perm(P.SETTINGS))
+async def prices_submit(request: Request, actor: ActorDep, m: MarketDep) -> Response:
+    """Solidarity shares, social prices, unit prices and warranties, field by field."""
+    form = await request.form()
+    submitted = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+
+    def work() -> MarketRules:
+        changes = settings_form.read_prices_form(submitted)
+        return transaction.write(m.engine, lambda conn: save_rules(conn, changes))
+
+    return on_form(
+        request,
+        actor,
+        "admin.html",
+        lambda: {**admin_context(m), "prices": submitted},
+        work,
+        lambda _r: redirect("/m/admin", "prices_saved"),
     )

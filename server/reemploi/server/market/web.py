@@ -56,6 +56,7 @@ OK_MESSAGES = {
     "erased": N_("The voucher's data has been erased."),
     "redeemed": N_("Voucher redeemed: the unit is given."),
     "saved": N_("Settings saved."),
+    "prices_saved": N_("Solidarity shares and prices saved."),
     "account_created": N_("Account created: you can sign in."),
     "registration_approved": N_("Registration approved: the account is created."),
     "registration_refused": N_("Registration refused."),
