@@ -13,7 +13,7 @@ from reemploi.server.db.market_tables import lots, vouchers
 from reemploi.server.db.tables import assets, custody_events
 from reemploi.server.market.roles import Role
 
-from .conftest import World
+from .conftest import World, make_world
 
 
 def ask_lot(client, request_id: str, quantity: int = 5) -> int:  # type: ignore[no-untyped-def]
@@ -86,9 +86,32 @@ def test_lot_quote_pdf_then_reserve_then_sell(world: World) -> None:
 
 
 def test_two_buyers_reserving_the_same_units_at_once_exactly_one_wins(world: World) -> None:
+    race_for_the_same_units(world)
+
+
+def test_exactly_one_winner_on_postgresql(postgres_database_url: str) -> None:
+    """The same race on PostgreSQL: row locks, not SQLite's single writer, decide it."""
+    world = make_world(postgres_database_url)
+    try:
+        assert world.state.engine.dialect.name == "postgresql"  # type: ignore[attr-defined]
+        for round_ in range(3):  # a lost race may be luck once, not three times
+            race_for_the_same_units(world, f"-{round_}")
+            with world.state.engine.begin() as conn:  # type: ignore[attr-defined]
+                conn.execute(
+                    update(lots)
+                    .where(lots.c.status == "reserved")
+                    .values(reserved_until=datetime(2020, 1, 1, tzinfo=UTC))
+                )
+            released = world.client(Role.ADMIN).post("/api/market/maintenance").json()
+            assert released["released"] == 1  # the units go back for the next round
+    finally:
+        world.state.engine.dispose()  # type: ignore[attr-defined]
+
+
+def race_for_the_same_units(world: World, tag: str = "") -> None:
     a = world.client(Role.PUBLIC_BODY)
     b = world.client(Role.COMPANY)
-    lot_a, lot_b = ask_lot(a, "lot-race-a", 10), ask_lot(b, "lot-race-b", 10)
+    lot_a, lot_b = ask_lot(a, f"lot-race-a{tag}", 10), ask_lot(b, f"lot-race-b{tag}", 10)
     barrier = threading.Barrier(2)
     replies: dict[str, object] = {}
 
@@ -111,8 +134,8 @@ def test_two_buyers_reserving_the_same_units_at_once_exactly_one_wins(world: Wor
     with world.state.engine.connect() as conn:
         reserved = conn.execute(select(assets.c.id).where(assets.c.state == "reserved")).all()
         assert len(reserved) == 10
-        statuses = sorted(conn.execute(select(lots.c.status)).scalars())
-        assert statuses == ["quoted", "reserved"]
+        statuses = conn.execute(select(lots.c.status).where(lots.c.id.in_([lot_a, lot_b])))
+        assert sorted(statuses.scalars()) == ["quoted", "reserved"]
         assert ledger.verify(conn) == []
 
 
