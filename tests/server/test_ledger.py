@@ -172,3 +172,54 @@ def test_editing_any_single_column_of_a_row_is_caught(
         )
     found = problems(world)
     assert found and all(position == 2 for position, _ in found), found
+
+
+def test_concurrent_writers_never_read_the_same_ledger_head(world: World) -> None:
+    """Writers appending at once (ingest and a declaration, say) all succeed and the chain
+    stays intact: on SQLite each transaction takes the write lock as it begins, on
+    PostgreSQL the head row is locked FOR UPDATE. Without that, two writers read the same
+    head and one fails on the position's uniqueness."""
+    import threading
+
+    site = "https://id.gs1.org/414/9521234001016"
+    holder = Holder("https://id.gs1.org/417/9521234000013", site)
+    errors: list[BaseException] = []
+
+    def writer(prefix: int) -> None:
+        try:
+            for i in range(60):
+                when = datetime.now(UTC)
+                document = custody_event(
+                    Step.COLLECT,
+                    epcs=[giai_uri("9521234LAP000001")],
+                    when=when,
+                    holder_from=holder,
+                    holder_to=holder,
+                    read_point=site,
+                    event_id=f"urn:uuid:{prefix:08x}-0000-4000-8000-{i:012x}",
+                )
+                event = NewEvent(
+                    document,
+                    when,
+                    when,
+                    None,
+                    "collect",
+                    "declared",
+                    "collected",
+                    None,
+                    "cp-grenoble-hdv",
+                )
+                with world.engine.begin() as conn:
+                    append(conn, [event])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [repr(e)[:200] for e in errors] == []
+    assert problems(world) == []
+    with world.engine.connect() as conn:
+        assert len(conn.execute(select(custody_events.c.position)).all()) == 3 + 240

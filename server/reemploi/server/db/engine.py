@@ -29,6 +29,16 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL", **kwargs: Any) -> En
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=10000")
             cur.close()
+            # Transactions are begun below, not by the driver: see _begin_immediate.
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            # SQLite ignores SELECT … FOR UPDATE: every transaction takes the write lock
+            # when it begins, so two writers (ingest, the marketplace, a declaration) can
+            # never read the same ledger head. WAL readers outside transactions are not
+            # blocked; writers wait (busy_timeout) instead of failing.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import func, select
 
 from ..api.app import build_state, create_app
 from ..db.tables import organisations
@@ -67,26 +67,6 @@ def seed(state: Any) -> bool:
         for device in DEVICES:
             add_device(conn, device)
     return True
-
-
-def serialise_sqlite_writers(engine: Engine) -> None:
-    """SQLite only: every transaction takes the write lock when it begins (BEGIN
-    IMMEDIATE). The storyline declares equipment from a worker thread while ingest
-    appends scans from its own: both append to the ledger, whose ``SELECT … FOR UPDATE``
-    SQLite ignores; without this the two could read the same ledger head and one batch
-    would fail on the position's uniqueness (and be retried, with an error logged)."""
-    if engine.dialect.name != "sqlite":
-        return
-
-    @event.listens_for(engine, "connect")
-    def _no_implicit_begin(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # transactions begun below, not by the driver
-
-    @event.listens_for(engine, "begin")
-    def _begin_immediate(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    engine.dispose()  # pooled connections reopen with the hooks
 
 
 class _QuietServer(uvicorn.Server):
@@ -135,7 +115,6 @@ async def run(args: argparse.Namespace) -> int:
         mqtt_client_id="reemploi-server-demo",
     )
     state = build_state(settings)
-    serialise_sqlite_writers(state.engine)
     fresh = seed(state)
     story = Storyline(state.engine, seed=args.seed)
     if fresh:
