@@ -211,7 +211,7 @@ def test_concurrent_writers_never_read_the_same_ledger_head(world: World) -> Non
                 )
                 with world.engine.begin() as conn:
                     append(conn, [event])
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
