@@ -3,13 +3,7 @@
 # Without a `node` on PATH the pyright wheel would try to download one, which these
 # machines cannot: install Debian's nodejs when node is missing. Idempotent.
 set -euo pipefail
-if command -v node >/dev/null 2>&1; then
-    exit 0
-fi
-if [[ ${EUID} -ne 0 ]]; then
-    echo "install-node: node introuvable ; lancez en root (apt-get install nodejs)" >&2
-    exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq -o DPkg::Lock::Timeout=900 nodejs
+source "$(dirname "$0")/lib/apt.sh"
+command -v node >/dev/null 2>&1 && exit 0
+ensure_debian_packages install-node nodejs
+require_binaries install-node node
