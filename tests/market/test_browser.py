@@ -23,6 +23,7 @@ from reemploi.server.market.roles import Role
 from reemploi.server.market.seed import DEMO_PASSWORD, seed_listed
 
 from .conftest import World, make_world
+from .oidc_provider import LocalProvider, Person
 
 pytestmark = pytest.mark.browser
 
@@ -418,3 +419,45 @@ def test_stock_page_updates_live_on_a_phone_tap_and_a_reservation(
     expect(rows).to_have_count(0)
     assert buyer.evaluate("window.sameDocument") is True  # never reloaded
     buyer.context.close()
+
+
+def test_sign_in_through_the_organisations_own_provider(
+    served: tuple[World, str], browser: Browser
+) -> None:
+    world, base = served
+    provider = LocalProvider(person=Person("u-9", "dsi@meylan-tech.example", name="Sam Leroy"))
+    provider.start()
+    org = world.people[Role.COMPANY][1]
+    admin = world.client(Role.ADMIN)
+    try:
+        admin.put(
+            f"/api/market/organisations/{org}/oidc",
+            json={
+                "issuer": provider.url,
+                "client_id": provider.client_id,
+                "client_secret": provider.client_secret,
+            },
+        )
+        world.client(Role.METRO_MANAGER).post(
+            "/api/market/invitations",
+            json={"email": "dsi@meylan-tech.example", "role": "company", "organisation_id": org},
+        )
+        page = browser.new_page(locale="fr-FR")
+        page.goto(base + "/m/connexion")
+        check(page, "connexion-annuaire")
+        page.get_by_label("Votre structure").select_option(org)
+        page.get_by_role("button", name="Continuer avec ma structure").click()
+        page.wait_for_url(base + "/m/")  # there and back through the provider
+        expect(page.locator(".who")).to_contain_text("Sam Leroy")
+        provider.fault = "bad_signature"
+        other = browser.new_page(locale="fr-FR")
+        other.goto(base + "/m/connexion")
+        other.get_by_label("Votre structure").select_option(org)
+        other.get_by_role("button", name="Continuer avec ma structure").click()
+        expect(other.get_by_role("alert")).to_contain_text("signature de l’identité")
+        check(other, "connexion-annuaire-refus")
+        page.close()
+        other.close()
+    finally:
+        admin.delete(f"/api/market/organisations/{org}/oidc")
+        provider.close()
