@@ -21,12 +21,14 @@ ENC = {
     "status": wire.encode_status,
     "ack": wire.encode_ack,
     "cmd": wire.encode_command,
+    "report": wire.encode_report,
 }
 DEC = {
     "scan": wire.decode_scan,
     "status": wire.decode_status,
     "ack": wire.decode_ack,
     "cmd": wire.decode_command,
+    "report": wire.decode_report,
 }
 
 
@@ -48,6 +50,8 @@ def build(kind, f):
         )
     if kind == "ack":
         return wire.Ack(f["seq"], f["key"], f["result"], f["reason"], f["duplicate"])
+    if kind == "report":
+        return wire.Report(f["device"], f["counters"], f["id"], f["clock"])
     return wire.Command(f["id"], f["cmd"], f["args"])
 
 

@@ -1,4 +1,4 @@
-"""Réemploi wire protocol v1: MQTT topics and the four JSON messages.
+"""Réemploi wire protocol v1: MQTT topics and the five JSON messages.
 
 Pure code, bytes in and objects out, written in the subset of Python that both CPython
 and MicroPython run (no dataclasses, no typing at run time, no f-strings with ``=``).
@@ -29,7 +29,7 @@ MAX_MESSAGE_BYTES = 4096
 MAX_SEQ = 9007199254740991  # 2**53 - 1: exact in every JSON implementation
 MAX_ID_LEN = 40
 
-TOPIC_KINDS = ("scan", "status", "ack", "cmd")
+TOPIC_KINDS = ("scan", "status", "ack", "cmd", "report")
 
 # Tag kinds a reader reports, with the shape of ``data`` for each.
 KIND_NFC_UID = "nfc_uid"  # hex UID, 4, 7 or 10 bytes
@@ -67,6 +67,8 @@ COMMANDS = ("reboot", "identify", "set", "report")
 
 _HEX = "0123456789ABCDEF"
 _ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
+_COUNTER_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+MAX_COUNTER_NAME = 40
 
 
 class MalformedMessage(Exception):
@@ -550,3 +552,83 @@ def decode_command(payload: Any) -> Command:
         ):
             raise MalformedMessage("bad_field", "args must map names to text, numbers or booleans")
     return Command(ident, cmd, args)
+
+
+# ---------------------------------------------------------------- report
+
+
+def valid_counter_name(value: Any) -> bool:
+    """A counter name in a report: 1-40 of ``a-z 0-9 _``."""
+    if not isinstance(value, str) or not value or len(value) > MAX_COUNTER_NAME:
+        return False
+    for ch in value:
+        if ch not in _COUNTER_CHARS:
+            return False
+    return True
+
+
+def check_counters(counters: Any) -> None:
+    """Raise :class:`MalformedMessage` unless ``counters`` maps counter names to integers
+    in ``0..MAX_SEQ``."""
+    if not isinstance(counters, dict):
+        raise MalformedMessage("bad_field", "counters must be an object")
+    for name, value in counters.items():
+        if not valid_counter_name(name):
+            raise MalformedMessage("bad_field", "counter names are 1-40 characters of a-z 0-9 _")
+        if not _is_int(value) or value < 0 or value > MAX_SEQ:
+            raise MalformedMessage("bad_field", "counter " + name + " must be an integer >= 0")
+
+
+class Report:
+    """A reader's error counters, its answer to the ``report`` command (retained).
+
+    ``id`` is the id of the command it answers (None when the reader sent it by itself).
+    """
+
+    def __init__(self, device: str, counters: Any, id: Any = None, clock: Any = None) -> None:
+        self.device = device
+        self.id = id
+        self.counters = counters  # name -> count since boot
+        self.clock = clock  # device clock, Unix time in ms, None when not synchronised
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Report) and self.fields() == other.fields()
+
+    def __repr__(self) -> str:
+        return "Report(" + self.device + ", " + str(self.id) + ")"
+
+    def fields(self) -> list[tuple[str, Any]]:
+        return [
+            ("v", VERSION),
+            ("device", self.device),
+            ("id", self.id),
+            ("counters", self.counters),
+            ("clock", self.clock),
+        ]
+
+
+_REPORT_FIELDS = ("v", "device", "id", "counters", "clock")
+
+
+def encode_report(report: Report) -> bytes:
+    """Counters are written sorted by name, so the same counters give the same bytes."""
+    if not valid_id(report.device):
+        raise MalformedMessage("bad_field", "device id")
+    if report.id is not None and (
+        not isinstance(report.id, str) or not report.id or len(report.id) > 64
+    ):
+        raise MalformedMessage("bad_field", "id must be text of 1..64 characters")
+    check_counters(report.counters)
+    clock = report.clock
+    if clock is not None and (not _is_int(clock) or clock < 0 or clock > MAX_SEQ):
+        raise MalformedMessage("bad_field", "clock must be an integer in 0.." + str(MAX_SEQ))
+    return _encode(report.fields())
+
+
+def decode_report(payload: Any) -> Report:
+    obj = _load(payload, _REPORT_FIELDS, ("v", "device", "counters"))
+    device = _device(obj)
+    ident = _text(obj, "id", 64, True)
+    counters = obj["counters"]
+    check_counters(counters)
+    return Report(device, counters, ident, _int(obj, "clock", 0, MAX_SEQ, True))

@@ -19,7 +19,13 @@ from reemploi.protocol import wire
 ROOT = Path(__file__).resolve().parents[3]
 VECTORS = ROOT / "tests" / "vectors" / "wire.json"
 RUNNER = ROOT / "tests" / "micropython" / "wire_vectors.py"
-DECODERS = (wire.decode_scan, wire.decode_status, wire.decode_ack, wire.decode_command)
+DECODERS = (
+    wire.decode_scan,
+    wire.decode_status,
+    wire.decode_ack,
+    wire.decode_command,
+    wire.decode_report,
+)
 
 
 def test_golden_vectors_pass_under_cpython() -> None:
@@ -139,6 +145,7 @@ field_names = st.sampled_from(
         "args",
         "uptime",
         "heap",
+        "counters",
     ]
 )
 
@@ -175,3 +182,72 @@ def test_any_valid_scan_round_trips(
     raw = wire.encode_scan(scan)
     assert json.loads(raw) == dict(scan.fields())
     assert wire.decode_scan(raw) == scan
+
+
+counter_names = st.from_regex(r"[a-z0-9_]{1,40}", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    device=st.from_regex(r"[a-z0-9][a-z0-9-]{0,39}", fullmatch=True),
+    ident=st.none() | st.text(min_size=1, max_size=64),
+    counters=st.dictionaries(counter_names, st.integers(0, wire.MAX_SEQ), max_size=30),
+    clock=st.none() | st.integers(0, wire.MAX_SEQ),
+)
+def test_any_valid_report_round_trips_with_counters_sorted(
+    device: str, ident: str | None, counters: dict[str, int], clock: int | None
+) -> None:
+    report = wire.Report(device, counters, ident, clock)
+    raw = wire.encode_report(report)
+    assert json.loads(raw) == dict(report.fields())
+    assert list(json.loads(raw)["counters"]) == sorted(counters)
+    assert wire.decode_report(raw) == report
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    counters=json_values
+    | st.dictionaries(st.text(alphabet="ab_-Z9 é", max_size=42), json_values, max_size=6),
+    ident=json_values,
+    clock=json_values,
+)
+def test_report_decoder_raises_only_malformed_message_on_odd_fields(
+    counters: object, ident: object, clock: object
+) -> None:
+    payload = json.dumps(
+        {"v": 1, "device": "rd-1", "id": ident, "counters": counters, "clock": clock}
+    )
+    with contextlib.suppress(wire.MalformedMessage):
+        report = wire.decode_report(payload.encode())
+        # what the decoder accepts, the encoder writes back
+        assert wire.decode_report(wire.encode_report(report)) == report
+
+
+def test_report_encoder_refuses_what_the_decoder_would_refuse() -> None:
+    bad = [
+        wire.Report("rd-1", {"Bad": 1}),
+        wire.Report("rd-1", {"ok": -1}),
+        wire.Report("rd-1", {"ok": True}),
+        wire.Report("rd-1", {"ok": 1.0}),
+        wire.Report("rd-1", {"a" * 41: 1}),
+        wire.Report("rd-1", [("ok", 1)]),
+        wire.Report("RD_1", {}),
+        wire.Report("rd-1", {}, ""),
+        wire.Report("rd-1", {}, None, -1),
+    ]
+    for report in bad:
+        with pytest.raises(wire.MalformedMessage) as info:
+            wire.encode_report(report)
+        assert info.value.reason == "bad_field", report
+    many = {f"counter_{i:04d}": wire.MAX_SEQ for i in range(200)}
+    with pytest.raises(wire.MalformedMessage) as info:
+        wire.encode_report(wire.Report("rd-1", many))
+    assert info.value.reason == "too_large"
+
+
+def test_report_topic_is_a_protocol_v1_kind() -> None:
+    name = wire.topic("cp-1", "rd-2", "report")
+    assert name == "reemploi/v1/cp-1/rd-2/report"
+    assert wire.parse_topic(name) == ("cp-1", "rd-2", "report")
+    with pytest.raises(wire.MalformedMessage):
+        wire.parse_topic("reemploi/v1/cp-1/rd-2/status/report")
