@@ -21,7 +21,7 @@ import pytest
 from provision_broker_harness import GeneratedBroker
 from support.processes import free_port, make_service_folder
 
-from reemploi.protocol.wire import Scan, encode_scan, topic
+from reemploi.protocol.wire import Report, Scan, encode_report, encode_scan, topic
 from reemploi.provisioning.registry import PLATFORM_USER, ProvisioningState
 
 pytestmark = pytest.mark.mosquitto
@@ -95,6 +95,26 @@ def test_reader_publishes_its_own_scan_and_the_platform_receives_it(
             assert reader.publish(topic("site-1", "lecteur-a", "status"), b"{}").value in (0, 16)
         received = platform.next_message()
         assert received.topic == own and received.payload == _scan("lecteur-a")
+
+
+def test_reader_publishes_its_own_report_and_the_platform_reads_it(
+    state: ProvisioningState, broker: GeneratedBroker
+) -> None:
+    report = encode_report(Report("lecteur-a", {"commands": 1, "nfc_crc": 2}, "rep-1"))
+    with broker.probe(PLATFORM_USER, _platform_password(state)) as platform:
+        assert platform.subscribe("reemploi/v1/+/+/report") == GRANTED_QOS1
+        with broker.probe("lecteur-a", _password(state, "lecteur-a"), "lecteur-a") as reader:
+            own = topic("site-1", "lecteur-a", "report")
+            assert reader.publish(own, report).value == 0
+            other = topic("site-1", "lecteur-b", "report")
+            assert reader.publish(other, report).value == NOT_AUTHORIZED
+            # the topic readers used before protocol v1 had a report: outside the tree
+            legacy = topic("site-1", "lecteur-a", "status") + "/report"
+            assert reader.publish(legacy, report).value == NOT_AUTHORIZED
+        received = platform.next_message()
+        assert received.topic == own and received.payload == report
+        with pytest.raises(queue.Empty):
+            platform.next_message(timeout=0.7)
 
 
 def test_spoofed_client_id_cannot_publish_as_another_reader(

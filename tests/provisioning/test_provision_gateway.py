@@ -29,7 +29,7 @@ from reemploi.protocol.gateway_msgs import (
     encode_lot_movement,
     gateway_topic,
 )
-from reemploi.protocol.wire import Scan, encode_scan, topic
+from reemploi.protocol.wire import Report, Scan, encode_report, encode_scan, topic
 from reemploi.provisioning.registry import PLATFORM_USER, ProvisioningState
 
 NOT_AUTHORIZED = 0x87
@@ -119,6 +119,7 @@ def test_gateway_acl_is_least_privilege_for_its_site(state: ProvisioningState) -
     assert block == [
         "topic write reemploi/v1/site-1/+/scan",
         "topic write reemploi/v1/site-1/+/status",
+        "topic write reemploi/v1/site-1/+/report",
         *(f"topic write reemploi/v1/site-1/{GATEWAY}/{kind}" for kind in GATEWAY_KINDS),
         "topic read reemploi/v1/site-1/+/ack",
         "topic read reemploi/v1/site-1/+/cmd",
@@ -142,6 +143,21 @@ def test_gateway_relays_a_reader_scan_of_its_site_byte_for_byte(
         got = _drain(platform)
     assert (scan, _scan("lecteur-a")) in got
     assert (status, b'{"v":1}') in got and (own, b'{"v":1}') in got
+
+
+def test_gateway_relays_a_reader_report_of_its_site_not_another_sites(
+    state: ProvisioningState, broker: GeneratedBroker
+) -> None:
+    report = encode_report(Report("lecteur-a", {"scans": 3, "nfc_crc": 1}, "rep-1"))
+    with broker.probe(PLATFORM_USER, platform_password(state)) as platform:
+        assert platform.subscribe("reemploi/v1/+/+/report") == 1
+        with broker.probe(GATEWAY, gateway_password(state)) as gateway:
+            own_site = topic("site-1", "lecteur-a", "report")
+            assert gateway.publish(own_site, report).value in DELIVERED
+            other_site = topic("site-2", "lecteur-c", "report")
+            assert gateway.publish(other_site, report).value == NOT_AUTHORIZED
+        got = _drain(platform)
+    assert got == {(own_site, report)}
 
 
 def test_gateway_publishes_its_own_messages_not_another_gateways(

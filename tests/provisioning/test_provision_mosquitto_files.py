@@ -38,7 +38,7 @@ def test_fresh_hashes_are_salted() -> None:
     assert hash_password("x") != hash_password("x")
 
 
-def test_acl_gives_a_reader_only_its_own_four_topics() -> None:
+def test_acl_gives_a_reader_only_its_own_five_topics() -> None:
     text = acl_text(
         [
             MqttAccount("reemploi-platform", "$7$h", "platform"),
@@ -49,10 +49,13 @@ def test_acl_gives_a_reader_only_its_own_four_topics() -> None:
     assert block == [
         "topic write reemploi/v1/site-1/lecteur-a/scan",
         "topic write reemploi/v1/site-1/lecteur-a/status",
+        "topic write reemploi/v1/site-1/lecteur-a/report",
         "topic read reemploi/v1/site-1/lecteur-a/ack",
         "topic read reemploi/v1/site-1/lecteur-a/cmd",
     ]
     assert "pattern" not in text and "%c" not in text
+    platform = text.split("user reemploi-platform\n", 1)[1].split("\n\n", 1)[0]
+    assert "topic read reemploi/v1/+/+/report" in platform.splitlines()
 
 
 def test_acl_refuses_an_invalid_site_id() -> None:

@@ -2,12 +2,12 @@
 
 * password file: ``user:$7$<iterations>$<salt b64>$<PBKDF2-SHA512 b64>`` lines, the
   format ``mosquitto_passwd`` writes (tested against it);
-* ACL by user name, least privilege: a reader may publish only its own ``scan`` and
-  ``status`` and read only its own ``ack`` and ``cmd``; a gateway relays its site's
-  readers (writes ``<site>/+/scan`` and ``<site>/+/status``, reads ``<site>/+/ack`` and
-  ``<site>/+/cmd``) and writes its own ``lot``, ``evidence``, ``sighting`` and
-  ``health``, nothing on another site; the platform account reads every scan and status
-  and writes every ack and cmd;
+* ACL by user name, least privilege: a reader may publish only its own ``scan``,
+  ``status`` and ``report`` and read only its own ``ack`` and ``cmd``; a gateway relays
+  its site's readers (writes ``<site>/+/scan``, ``<site>/+/status`` and
+  ``<site>/+/report``, reads ``<site>/+/ack`` and ``<site>/+/cmd``) and writes its own
+  ``lot``, ``evidence``, ``sighting`` and ``health``, nothing on another site; the
+  platform account reads every scan, status and report and writes every ack and cmd;
 * ``mosquitto.conf`` with ``use_username_as_clientid true`` under **each** listener
   (set globally, Mosquitto 2.0 ignores it and a device could borrow another's id).
 """
@@ -37,9 +37,10 @@ __all__ = [
     "verify_password_line",
 ]
 
-# What the platform account reads: readers' scan and status, gateways' messages (ingest
-# subscribes to scan, status, lot and evidence; sightings and health are for the platform).
-PLATFORM_READS = ("scan", "status", *GATEWAY_KINDS)
+# What the platform account reads: readers' scan, status and report, gateways' messages
+# (ingest subscribes to scan, status, report, lot and evidence; sightings and health are
+# for the platform).
+PLATFORM_READS = ("scan", "status", "report", *GATEWAY_KINDS)
 
 PBKDF2_ITERATIONS = 1000
 SALT_BYTES = 12
@@ -92,6 +93,7 @@ def acl_text(accounts: Iterable[MqttAccount]) -> str:
             lines += [
                 f"topic write {topic(site, account.username, 'scan')}",
                 f"topic write {topic(site, account.username, 'status')}",
+                f"topic write {topic(site, account.username, 'report')}",
                 f"topic read {topic(site, account.username, 'ack')}",
                 f"topic read {topic(site, account.username, 'cmd')}",
             ]
@@ -106,6 +108,7 @@ def gateway_acl_lines(site: str, gateway: str) -> list[str]:
     return [
         f"topic write {wildcard}/scan",
         f"topic write {wildcard}/status",
+        f"topic write {wildcard}/report",
         *(f"topic write {gateway_topic(site, gateway, kind)}" for kind in GATEWAY_KINDS),
         f"topic read {wildcard}/ack",
         f"topic read {wildcard}/cmd",
