@@ -9,8 +9,6 @@
 # board, reader.sim.hardware.SimHardware on a PC): spi, cs, rst, led, buzzer, ble_radio,
 # wifi (connect(networks) coroutine, connected(), rssi()), watchdog (feed(), the chip's
 # timer started with the config's watchdog_ms), reset_cause(), reboot().
-import json
-
 from reader import FIRMWARE_VERSION
 from reader import config as config_mod
 from reader.ble_scanner import BleScanner
@@ -76,8 +74,7 @@ class Reader:
         self.t_status = wire.topic(site, device, "status")
         self.t_ack = wire.topic(site, device, "ack")
         self.t_cmd = wire.topic(site, device, "cmd")
-        # the answer to `report`: protocol v1's status has no room for error counters
-        self.t_report = self.t_status + "/report"
+        self.t_report = wire.topic(site, device, "report")  # the answer to `report`
 
     def _make_client(self):
         b = self.cfg["broker"]
@@ -257,19 +254,14 @@ class Reader:
     # ---------------------------------------------------------------- commands
 
     def report_payload(self, command_id):
-        """The answer to `report`: JSON, keys in a fixed order, counters sorted by name."""
-        counts = self.error_counts()
-        names = sorted(counts)
-        head = [("v", wire.VERSION), ("device", self.cfg["device"]), ("id", command_id),
-                ("fw", FIRMWARE_VERSION), ("uptime", ticks_diff(ticks_ms(), self.started_ms) // 1000),
-                ("clock", unix_time_ms())]
-        parts = [json.dumps(k) + ":" + json.dumps(v) for k, v in head]
-        body = ",".join(json.dumps(n) + ":" + json.dumps(counts[n]) for n in names)
-        return ("{" + ",".join(parts) + ',"counters":{' + body + "}}").encode()
+        """The answer to `report`: a wire.Report, counters sorted by name (same bytes on
+        every interpreter)."""
+        report = wire.Report(self.cfg["device"], self.error_counts(), command_id, unix_time_ms())
+        return wire.encode_report(report)
 
     async def publish_report(self, command_id=None):
         """The `report` command: every error counter, published retained on
-        .../status/report (and printed on the console), then a status."""
+        reemploi/v1/<site>/<device>/report (and printed on the console), then a status."""
         print("report:", self.error_counts())
         if self.mqtt is not None and self.mqtt.connected:
             try:

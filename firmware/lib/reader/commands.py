@@ -3,7 +3,8 @@
 #   set       change settings listed in config.SETTABLE; all values are checked first and
 #             the command is refused whole if one is wrong; accepted values apply at once
 #             and are kept in overrides.json (read again at every boot)
-#   report    publish every counter on .../status/report (see Reader.publish_report)
+#   report    publish every counter as a wire.Report, retained, on
+#             reemploi/v1/<site>/<device>/report (see Reader.publish_report)
 #   reboot    publish a last status, disconnect cleanly, reset the board
 # A command that is malformed, has arguments it does not take or names a setting that
 # cannot be set is refused: one console line, one count in ``commands_refused``, never an
