@@ -40,7 +40,7 @@ from reemploi.protocol.wire import Status, encode_status, offline_status, topic
 from . import health as health_mod
 from .central_link import LinkProblem
 from .dedup import SightingMerger
-from .intake import EVIDENCE, FORWARD, STATUS, classify
+from .intake import EVIDENCE, FORWARD, REPORT, STATUS, classify
 from .links import Links
 from .lots import LotDecision, LotRules, LotTracker
 from .outbox import DEFER_DISK, Outbox
@@ -241,8 +241,8 @@ class Bridge:
         pending = 0
         for mid, msg_topic, payload in inbound:
             intake = classify(self.s.site, self.s.gateway_id, msg_topic, payload, now)
-            if intake.action == STATUS:
-                self._relay_status(msg_topic, payload)
+            if intake.action in (STATUS, REPORT):
+                self._relay_status(msg_topic, payload, intake.action == REPORT)
                 self.local.ack(mid, 1)
                 continue
             assert intake.message is not None
@@ -310,8 +310,13 @@ class Bridge:
             return
         self._to_delete, self._deleted_at = [], mono
 
-    def _relay_status(self, device_topic: str, payload: bytes) -> None:
-        self.extra.status_relayed += 1
+    def _relay_status(self, device_topic: str, payload: bytes, report: bool = False) -> None:
+        """A reader's status or report: retained upstream; while the central link is down
+        the latest one per topic waits in memory and goes up at reconnection."""
+        if report:
+            self.extra.reports_relayed += 1
+        else:
+            self.extra.status_relayed += 1
         if self.outbox.link_up:
             self.central.publish(device_topic, payload, qos=1, retain=True)
         else:

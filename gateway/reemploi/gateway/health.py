@@ -73,6 +73,7 @@ class Extra:
     disk_error: str | None = None
     local_resumes: int = 0  # reconnections to take deferred reader messages back
     status_relayed: int = 0
+    reports_relayed: int = 0  # readers' `report` messages (error counters)
     downlink: int = 0
     lots_present: tuple[str, ...] = ()
     lot_movements: int = 0
@@ -135,6 +136,7 @@ def snapshot(
         "evidence": extra.evidence,
         "merged_sightings": extra.merged_sightings,
         "status_relayed": extra.status_relayed,
+        "reports_relayed": extra.reports_relayed,
         "downlink": extra.downlink,
         "lots_present": list(extra.lots_present),
         "lot_movements": extra.lot_movements,

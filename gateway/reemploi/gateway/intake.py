@@ -1,8 +1,9 @@
 """What to do with one message from the local broker, pure.
 
 A valid scan is forwarded byte for byte (its key is the reader's content); a valid
-status is relayed (latest wins); anything malformed becomes :class:`Evidence` with the
-decoder's reason code, stored and forwarded like a scan: nothing is dropped silently.
+status or report is relayed (latest per topic wins); anything malformed becomes
+:class:`Evidence` with the decoder's reason code, stored and forwarded like a scan:
+nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -15,12 +16,20 @@ from reemploi.protocol.gateway_msgs import (
     gateway_topic,
     make_evidence,
 )
-from reemploi.protocol.wire import MalformedMessage, Scan, decode_scan, decode_status, parse_topic
+from reemploi.protocol.wire import (
+    MalformedMessage,
+    Scan,
+    decode_report,
+    decode_scan,
+    decode_status,
+    parse_topic,
+)
 
 from .outbox_store import NewMessage
 
 FORWARD = "forward"  # into the outbox, then to the central broker
 STATUS = "status"  # relay to the central broker, retained, latest per device
+REPORT = "report"  # a reader's error counters: relayed like a status
 EVIDENCE = "evidence"  # malformed: into the outbox as evidence with a reason
 
 
@@ -29,7 +38,7 @@ class Intake:
     action: str
     message: NewMessage | None = None  # FORWARD / EVIDENCE
     scan: Scan | None = None  # FORWARD
-    device: str | None = None  # STATUS
+    device: str | None = None  # STATUS, REPORT
     reason: str | None = None  # EVIDENCE
 
 
@@ -49,6 +58,11 @@ def classify(site: str, gateway: str, topic: str, payload: bytes, now: float) ->
             if status.device != device:
                 raise MalformedMessage("device_mismatch", f"payload device {status.device!r}")
             return Intake(STATUS, device=device)
+        if kind == "report":
+            report = decode_report(payload)
+            if report.device != device:
+                raise MalformedMessage("device_mismatch", f"payload device {report.device!r}")
+            return Intake(REPORT, device=device)
         raise MalformedMessage("bad_topic", f"readers do not publish {kind!r}")
     except MalformedMessage as exc:
         ev = make_evidence(gateway, topic, exc.reason, exc.detail, payload, int(now * 1000))

@@ -121,7 +121,9 @@ class Links:
             self.events.put(("local_link", False))
             return
         site = self.s.site
-        client.subscribe([(f"reemploi/v1/{site}/+/scan", 1), (f"reemploi/v1/{site}/+/status", 1)])
+        client.subscribe(
+            [(f"reemploi/v1/{site}/+/{kind}", 1) for kind in ("scan", "status", "report")]
+        )
         self.events.put(("local_link", True))
 
     def _central_connected(
