@@ -30,6 +30,7 @@ log = logging.getLogger("reemploi.ingest")
 SUBSCRIPTIONS = (
     "reemploi/v1/+/+/scan",
     "reemploi/v1/+/+/status",
+    "reemploi/v1/+/+/report",
     "reemploi/v1/+/+/lot",
     "reemploi/v1/+/+/evidence",
 )

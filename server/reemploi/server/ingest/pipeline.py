@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from reemploi.domain.custody import AssetState, Holder, IllegalTransition, Step, custody_event
 from reemploi.domain.custody import next_state as custody_next_state
@@ -24,6 +24,7 @@ from reemploi.domain.sun import SunKeys
 from reemploi.protocol import gateway_msgs, wire
 
 from .. import ledger
+from ..db.fastpath import FastSQL, in_list
 from ..db.tables import assets, dead_letters, devices, lot_movements, sightings
 from ..registry import Registry, Site
 from .counters import bump
@@ -128,6 +129,7 @@ class _Batch:
         self.events: list[ledger.NewEvent] = []
         self.event_sighting: list[int] = []  # index into sighting_rows per event
         self.status_rows: dict[str, dict[str, Any]] = {}
+        self.report_rows: dict[str, dict[str, Any]] = {}  # latest report per device
         self.asset_views: dict[int, _AssetView] = {}
         self.asset_by_epc: dict[str, int] = {}  # prefetched for the batch's GIAI links
         self.epc_of_data: dict[str, str | None] = {}
@@ -135,8 +137,15 @@ class _Batch:
         self.lot_rows: list[dict[str, Any]] = []
         self.lot_keys: set[str] = set()
         self.lot_seqs: set[tuple[str, int]] = set()
+        self._fast: FastSQL | None = None
 
     # ------------------------------------------------------------------ helpers
+
+    def fast(self, conn: Connection) -> FastSQL:
+        """The batch's DB-API cursor for the hot statements (see db/fastpath.py)."""
+        if self._fast is None:
+            self._fast = FastSQL(conn)
+        return self._fast
 
     def count(self, name: str, n: int = 1) -> None:
         self.out.counts[name] += n
@@ -186,6 +195,9 @@ class _Batch:
                 continue
             if kind == "status":
                 self.status(msg, site, device_id)
+                continue
+            if kind == "report":
+                self.report(msg, device_id)
                 continue
             if kind == gateway_msgs.KIND_LOT:
                 lot_movement(self, conn, msg, site, device_id)
@@ -263,25 +275,65 @@ class _Batch:
             "status": dict(status.fields()),
         }
 
+    def report(self, msg: Incoming, device_id: str) -> None:
+        """A reader's error counters: kept under ``status["report"]`` of the device."""
+        try:
+            report = wire.decode_report(msg.payload)
+        except wire.MalformedMessage as exc:
+            self.dead(msg, exc.reason, exc.detail, device_id)
+            return
+        if report.device != device_id:
+            self.dead(
+                msg, "device_mismatch", f"sujet {device_id}, message {report.device}", device_id
+            )
+            return
+        self.count("report")
+        self.report_rows[device_id] = {
+            **dict(report.fields()),
+            "received_at": msg.received_at.isoformat(),
+        }
+
+    def device_status(self, conn: Connection) -> None:
+        """Write the batch's statuses and reports into ``devices.status``: a status keeps
+        the device's last report, a report keeps the status fields."""
+        ids = sorted(set(self.status_rows) | set(self.report_rows))
+        if not ids:
+            return
+        stored: dict[str, dict[str, Any]] = {}
+        for row in conn.execute(
+            select(devices.c.id, devices.c.status).where(devices.c.id.in_(ids))
+        ):
+            stored[row.id] = row.status if isinstance(row.status, dict) else {}
+        for device_id in ids:
+            old = stored.get(device_id, {})
+            values = dict(self.status_rows.get(device_id, {}))
+            status = dict(values.get("status", old))
+            report = self.report_rows.get(device_id, old.get("report"))
+            if report is not None:
+                status["report"] = report
+            values["status"] = status
+            conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
+
     # ------------------------------------------------------------------ scans
 
     def scans(self, conn: Connection, scans: list[tuple[Incoming, str, wire.Scan]]) -> None:
         keys = {scan.key for _, _, scan in scans}
         pairs = {(scan.device, scan.seq) for _, _, scan in scans}
         seen_keys: dict[str, tuple[str, str | None]] = {}
-        for row in conn.execute(
-            select(sightings.c.key, sightings.c.result, sightings.c.reason).where(
-                sightings.c.key.in_(keys)
-            )
-        ):
-            seen_keys[row.key] = (row.result, row.reason)
         taken_pairs: set[tuple[str, int]] = set()
-        for pair in conn.execute(
-            select(sightings.c.device_id, sightings.c.seq).where(
-                tuple_(sightings.c.device_id, sightings.c.seq).in_(list(pairs))
-            )
+        key_list, key_params = in_list("k", keys)
+        dev_list, dev_params = in_list("d", {device for device, _ in pairs})
+        seq_list, seq_params = in_list("s", {seq for _, seq in pairs})
+        # one query: the batch's keys, and a superset of its (device, seq) pairs
+        for key, device, seq, result, reason in self.fast(conn).rows(
+            "SELECT key, device_id, seq, result, reason FROM sightings "
+            f"WHERE key IN ({key_list}) OR (device_id IN ({dev_list}) AND seq IN ({seq_list}))",
+            {**key_params, **dev_params, **seq_params},
         ):
-            taken_pairs.add((pair.device_id, int(pair.seq)))
+            if key in keys:
+                seen_keys[key] = (result, reason)
+            if (device, int(seq)) in pairs:
+                taken_pairs.add((device, int(seq)))
         self.prefetch_assets(conn, [scan for _, _, scan in scans])
         for msg, site, scan in scans:
             previous = seen_keys.get(scan.key)
@@ -319,26 +371,23 @@ class _Batch:
         epcs = {epc for epc in self.epc_of_data.values() if epc is not None}
         if not epcs:
             return
-        for row in conn.execute(
-            select(
-                assets.c.id,
-                assets.c.epc,
-                assets.c.category,
-                assets.c.state,
-                assets.c.holder_org_id,
-                assets.c.holder_site_id,
-            ).where(assets.c.epc.in_(epcs))
+        epc_list, epc_params = in_list("e", epcs)
+        for row in self.fast(conn).rows(
+            "SELECT id, epc, category, state, holder_org_id, holder_site_id FROM assets "
+            f"WHERE epc IN ({epc_list})",
+            epc_params,
         ):
-            self.asset_by_epc[row.epc] = row.id
+            asset_id, epc, category, state, holder_org, holder_site = row
+            self.asset_by_epc[epc] = asset_id
             self.asset_views.setdefault(
-                row.id,
+                asset_id,
                 _AssetView(
-                    row.id,
-                    row.epc,
-                    row.category,
-                    AssetState(row.state),
-                    row.holder_org_id,
-                    row.holder_site_id,
+                    asset_id,
+                    epc,
+                    category,
+                    AssetState(state),
+                    holder_org,
+                    holder_site,
                 ),
             )
 
@@ -496,35 +545,34 @@ class _Batch:
         for index, position in zip(self.event_sighting, positions, strict=True):
             if index >= 0:
                 self.sighting_rows[index]["event_position"] = position
+        fast = self.fast(conn)
         if self.sighting_rows:
-            conn.execute(insert(sightings), self.sighting_rows)
+            fast.run_many(
+                fast.insert_sql(sightings, list(self.sighting_rows[0])),
+                fast.prepared(sightings, self.sighting_rows),
+            )
         if self.dead_rows:
             conn.execute(insert(dead_letters), self.dead_rows)
         if self.lot_rows:
             conn.execute(insert(lot_movements), self.lot_rows)
         if self.touched:
-            conn.execute(
-                update(assets)
-                .where(assets.c.id == _bind("b_id"))
-                .values(
-                    state=_bind("b_state"),
-                    holder_site_id=_bind("b_site"),
-                    holder_org_id=_bind("b_org"),
-                    updated_at=now,
-                ),
+            stamp = fast.processor(assets.c.updated_at)(now)
+            fast.run_many(
+                "UPDATE assets SET state = :state, holder_site_id = :site, "
+                "holder_org_id = :org, updated_at = :now WHERE id = :id",
                 [
                     {
-                        "b_id": v.id,
-                        "b_state": v.state.value,
-                        "b_site": v.holder_site,
-                        "b_org": v.holder_org,
+                        "id": v.id,
+                        "state": v.state.value,
+                        "site": v.holder_site,
+                        "org": v.holder_org,
+                        "now": stamp,
                     }
                     for v in (self.asset_views[i] for i in sorted(self.touched))
                 ],
             )
-        for device_id, values in self.status_rows.items():
-            conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
-        bump(conn, self.out.counts)
+        self.device_status(conn)
+        bump(fast, self.out.counts)
         for new, position in zip(self.events, positions, strict=True):
             view = self.asset_views[new.asset_id] if new.asset_id is not None else None
             if view is None:
@@ -545,12 +593,6 @@ class _Batch:
 
 
 _LINK_KINDS = (wire.KIND_NDEF_URI, wire.KIND_QR)  # resolved by GIAI (see resolve.py)
-
-
-def _bind(name: str) -> Any:
-    from sqlalchemy import bindparam
-
-    return bindparam(name)
 
 
 def _already_done(state: AssetState, step: Step) -> bool:
