@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from reemploi.domain.chain import (
     GENESIS,
@@ -20,6 +20,7 @@ from reemploi.domain.chain import (
 )
 from reemploi.domain.eventhash import event_hash
 
+from .db.fastpath import FastSQL
 from .db.tables import custody_events, ledger_head
 
 # Stored columns besides the document that the entry hash covers.
@@ -59,16 +60,14 @@ def append(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
     """
     if not events:
         return []
-    head = conn.execute(
-        select(ledger_head.c.count, ledger_head.c.last_hash)
-        .where(ledger_head.c.id == 1)
-        .with_for_update()
-    ).first()
-    if head is None:
+    fast = FastSQL(conn)
+    lock = " FOR UPDATE" if fast.postgres else ""  # SQLite: the transaction holds the lock
+    head = fast.rows("SELECT count, last_hash FROM ledger_head WHERE id = 1" + lock)
+    if not head:
         conn.execute(insert(ledger_head).values(id=1, count=0, last_hash=GENESIS))
         count, prev = 0, GENESIS
     else:
-        count, prev = int(head[0]), str(head[1])
+        count, prev = int(head[0][0]), str(head[0][1])
     rows: list[dict[str, Any]] = []
     positions: list[int] = []
     for new in events:
@@ -97,9 +96,12 @@ def append(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
         rows.append(row)
         positions.append(count)
         prev = link
-    conn.execute(insert(custody_events), rows)
-    conn.execute(
-        update(ledger_head).where(ledger_head.c.id == 1).values(count=count, last_hash=prev)
+    fast.run_many(
+        fast.insert_sql(custody_events, list(rows[0])), fast.prepared(custody_events, rows)
+    )
+    fast.run(
+        "UPDATE ledger_head SET count = :count, last_hash = :last WHERE id = 1",
+        {"count": count, "last": prev},
     )
     return positions
 

@@ -5,25 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ..db.fastpath import FastSQL
 from ..db.tables import ingest_counters
 
+# The same upsert runs on SQLite (3.24+) and PostgreSQL.
+_BUMP = (
+    "INSERT INTO ingest_counters (name, count) VALUES (:name, :n) "
+    "ON CONFLICT (name) DO UPDATE SET count = ingest_counters.count + excluded.count"
+)
 
-def bump(conn: Connection, counts: Mapping[str, int]) -> None:
-    if not counts:
-        return
-    rows = [{"name": name, "count": n} for name, n in sorted(counts.items()) if n]
-    if not rows:
-        return
-    dialect = conn.dialect.name
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(ingest_counters)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ingest_counters.c.name],
-        set_={"count": ingest_counters.c.count + stmt.excluded.count},
-    )
-    conn.execute(stmt, rows)
+
+def bump(target: Connection | FastSQL, counts: Mapping[str, int]) -> None:
+    rows = [{"name": name, "n": n} for name, n in sorted(counts.items()) if n]
+    if rows:
+        fast = target if isinstance(target, FastSQL) else FastSQL(target)
+        fast.run_many(_BUMP, rows)
 
 
 def read_all(conn: Connection) -> dict[str, int]:

@@ -1,0 +1,99 @@
+"""The ingest's hot path in plain SQL on the DB-API cursor, inside SQLAlchemy's transaction.
+
+Building and compiling SQLAlchemy statements cost about ten times more than running them
+on SQLite; the ingest runs the same handful of statements for every batch, so it writes
+them once here, in the subset of SQL that SQLite and PostgreSQL share, with ``:name``
+parameters (rewritten to ``%(name)s`` for psycopg). Values go through the columns' own
+SQLAlchemy bind processors, so what is stored is exactly what SQLAlchemy would store and
+read back (the ledger's verification depends on it). Everything else keeps SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@lru_cache(maxsize=256)
+def _for_driver(sql: str, postgres: bool) -> str:
+    return _NAMED.sub(r"%(\1)s", sql) if postgres else sql
+
+
+class FastSQL:
+    """``FastSQL(conn)``: run pre-written SQL on the connection's DB-API cursor."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect
+        self.postgres = conn.dialect.name == "postgresql"
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        self.cursor = driver.cursor()
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        self.cursor.execute(_for_driver(sql, self.postgres), params or {})
+        return list(self.cursor.fetchall())
+
+    def run(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self.cursor.execute(_for_driver(sql, self.postgres), params or {})
+
+    def run_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.cursor.executemany(_for_driver(sql, self.postgres), rows)
+
+    def processor(self, column: Column[Any]) -> Callable[[Any], Any]:
+        """The column's bind processor for this dialect (identity when there is none)."""
+        return _processor(column, self.dialect.name, self.dialect)
+
+    def insert_sql(self, table: Table, columns: Sequence[str]) -> str:
+        return _insert_sql(table.name, tuple(columns))
+
+    def prepared(self, table: Table, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Rows with every value passed through its column's bind processor."""
+        out: list[dict[str, Any]] = []
+        procs: dict[str, Callable[[Any], Any]] = {}
+        for row in rows:
+            item: dict[str, Any] = {}
+            for name, value in row.items():
+                proc = procs.get(name)
+                if proc is None:
+                    proc = procs[name] = self.processor(table.c[name])
+                item[name] = value if value is None else proc(value)
+            out.append(item)
+        return out
+
+
+def in_list(prefix: str, values: Iterable[Any]) -> tuple[str, dict[str, Any]]:
+    """``(":p0, :p1, …", {"p0": …})`` for an ``IN (…)`` list."""
+    params = {f"{prefix}{i}": value for i, value in enumerate(values)}
+    return ", ".join(":" + name for name in params), params
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(columns)
+    values = ", ".join(":" + c for c in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({values})"
+
+
+_PROCESSORS: dict[tuple[str, str, str], Callable[[Any], Any]] = {}
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _processor(column: Column[Any], dialect_name: str, dialect: Any) -> Callable[[Any], Any]:
+    key = (column.table.name if column.table is not None else "", column.name, dialect_name)
+    found = _PROCESSORS.get(key)
+    if found is None:
+        impl = column.type.dialect_impl(dialect)
+        found = impl.bind_processor(dialect) or _identity
+        _PROCESSORS[key] = found
+    return found
