@@ -118,15 +118,20 @@ class RawCeiling:
 
     def counts(self) -> tuple[int, int]:
         """(rows, distinct (device, seq)) stored so far."""
-        db = sqlite3.connect(self.db_path)
-        try:
-            rows = db.execute("SELECT count(*) FROM raw_scans").fetchone()[0]
-            distinct = db.execute(
-                "SELECT count(*) FROM (SELECT DISTINCT device, seq FROM raw_scans)"
-            ).fetchone()[0]
-        finally:
-            db.close()
-        return int(rows), int(distinct)
+        return ceiling_counts(self.db_path)
+
+
+def ceiling_counts(db_path: Path) -> tuple[int, int]:
+    """(rows, distinct (device, seq)) in a ceiling database."""
+    db = sqlite3.connect(db_path)
+    try:
+        rows = db.execute("SELECT count(*) FROM raw_scans").fetchone()[0]
+        distinct = db.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT device, seq FROM raw_scans)"
+        ).fetchone()[0]
+    finally:
+        db.close()
+    return int(rows), int(distinct)
 
 
 def forget_session(address: BrokerAddress, client_id: str) -> None:

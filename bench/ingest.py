@@ -26,6 +26,8 @@ import argparse
 import json
 import platform
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,16 +39,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # tests/support: the throwaway services
 
-from _ceiling import RawCeiling, forget_session  # noqa: E402
+from _ceiling import ceiling_counts, forget_session  # noqa: E402
 from _fleet import Fleet, RunResult, percentile  # noqa: E402
 from _report import render_table, targets  # noqa: E402
 from _workload import LedgerCounts, Plan, ledger_counts, make_plan, open_database, stage  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 from support.services import Mosquitto, MosquittoSettings, Postgres  # noqa: E402
 
-from reemploi.server.ingest.mqtt import BrokerAddress, IngestService  # noqa: E402
-from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline  # noqa: E402
-from reemploi.server.registry import Registry  # noqa: E402
+from reemploi.server.ingest.mqtt import BrokerAddress  # noqa: E402
 
 CEILING = "ceiling"
 REAL_SQLITE = "real-sqlite"
@@ -117,19 +117,46 @@ class Measure:
 Driver = Callable[[Fleet], RunResult]
 
 
+class SystemProcess:
+    """The system under test in its own process (bench/_sut.py), started and stopped
+    around one phase."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("_sut.py")), *args],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if line != "ready":
+            self.proc.kill()
+            raise RuntimeError(f"système testé non démarré : {line!r}")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=120)
+        if self.proc.returncode != 0 or "stopped" not in out:
+            raise RuntimeError(f"arrêt du système testé anormal ({self.proc.returncode})")
+
+
+def _broker_args(address: BrokerAddress, client_id: str) -> list[str]:
+    return ["--host", address.host, "--port", str(address.port), "--client-id", client_id]
+
+
 def run_ceiling(
     address: BrokerAddress, folder: Path, phase: Plan, drive: Driver, first_seq: int
 ) -> Measure:
     client_id = "bench-ceiling"
-    ceiling = RawCeiling(address, folder / f"ceiling-{phase.name}.db", client_id)
-    ceiling.start()
+    db = folder / f"ceiling-{phase.name}.db"
+    system = SystemProcess(["ceiling", *_broker_args(address, client_id), "--db", str(db)])
     try:
         with Fleet(address, phase.readers, "c", first_seq) as fleet:
             run = drive(fleet)
     finally:
-        ceiling.stop()
+        system.stop()
         forget_session(address, client_id)
-    rows, distinct = ceiling.counts()
+    rows, distinct = ceiling_counts(db)
     measure = Measure(CEILING, phase.name, run, rows, distinct)
     measure.check()
     return measure
@@ -140,15 +167,13 @@ def run_real(
 ) -> Measure:
     client_id = f"bench-{system}"
     before = ledger_counts(engine)
-    pipeline = IngestPipeline(engine, Registry(), IngestOptions())
-    service = IngestService(pipeline, address, client_id=client_id, batch_max=2000)
-    service.start()
+    url = engine.url.render_as_string(hide_password=False)
+    process = SystemProcess(["real", *_broker_args(address, client_id), "--url", url])
     try:
         with Fleet(address, phase.readers, system[5:6], first_seq) as fleet:
             run = drive(fleet)
-        service.wait_idle(10)
     finally:
-        service.stop()
+        process.stop()
         forget_session(address, client_id)
     delta: LedgerCounts = ledger_counts(engine).minus(before)
     measure = Measure(

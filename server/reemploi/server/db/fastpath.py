@@ -54,17 +54,23 @@ class FastSQL:
     def insert_sql(self, table: Table, columns: Sequence[str]) -> str:
         return _insert_sql(table.name, tuple(columns))
 
-    def prepared(self, table: Table, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Rows with every value passed through its column's bind processor."""
+    def prepared(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Rows with every value passed through its column's bind processor (only the
+        columns that have one, e.g. SQLite's datetimes, are touched)."""
+        if not rows:
+            return []
+        procs = [
+            (name, proc)
+            for name in rows[0]
+            if (proc := self.processor(table.c[name])) is not _identity
+        ]
         out: list[dict[str, Any]] = []
-        procs: dict[str, Callable[[Any], Any]] = {}
         for row in rows:
-            item: dict[str, Any] = {}
-            for name, value in row.items():
-                proc = procs.get(name)
-                if proc is None:
-                    proc = procs[name] = self.processor(table.c[name])
-                item[name] = value if value is None else proc(value)
+            item = dict(row)
+            for name, proc in procs:
+                value = item[name]
+                if value is not None:
+                    item[name] = proc(value)
             out.append(item)
         return out
 

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -165,7 +166,7 @@ class _Batch:
         self.count("dead_letter:" + reason)
 
     def ack(self, site: str, device: str, ack: wire.Ack) -> None:
-        self.out.acks.append(Outgoing(wire.topic(site, device, "ack"), wire.encode_ack(ack)))
+        self.out.acks.append(Outgoing(_ack_topic(site, device), wire.encode_ack(ack)))
 
     # ------------------------------------------------------------------ the batch
 
@@ -593,6 +594,11 @@ class _Batch:
 
 
 _LINK_KINDS = (wire.KIND_NDEF_URI, wire.KIND_QR)  # resolved by GIAI (see resolve.py)
+
+
+@lru_cache(maxsize=4096)
+def _ack_topic(site: str, device: str) -> str:
+    return wire.topic(site, device, "ack")
 
 
 def _already_done(state: AssetState, step: Step) -> bool:

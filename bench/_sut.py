@@ -1,0 +1,70 @@
+"""The system under test, in a process of its own (as in production: the readers are
+other machines). ``ingest.py`` starts one per run and stops it with SIGTERM:
+
+    python bench/_sut.py ceiling --host H --port P --client-id C --db FILE
+    python bench/_sut.py real    --host H --port P --client-id C --url DATABASE_URL
+
+Prints ``ready`` once subscribed, and ``stopped`` after a clean stop (queue drained,
+last batch committed and acked). Running the readers in the measuring process and the
+system apart keeps them from sharing one interpreter lock, for both systems alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _ceiling import RawCeiling
+
+from reemploi.server.db.engine import make_engine
+from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
+from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline
+from reemploi.server.registry import Registry
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("system", choices=("ceiling", "real"))
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--client-id", required=True)
+    parser.add_argument("--db", type=Path)
+    parser.add_argument("--url")
+    args = parser.parse_args()
+    address = BrokerAddress(args.host, args.port, False)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_a: stop.set())
+    if args.system == "ceiling":
+        ceiling = RawCeiling(address, args.db, args.client_id)
+        ceiling.start()
+        print("ready", flush=True)
+        stop.wait()
+        ceiling.stop()
+    else:
+        engine = make_engine(args.url, "FULL")
+        service = IngestService(
+            IngestPipeline(engine, Registry(), IngestOptions()),
+            address,
+            client_id=args.client_id,
+            batch_max=2000,
+        )
+        service.start(wait_s=10)
+        if not service.connected.is_set():
+            print("no broker", flush=True)
+            return 1
+        print("ready", flush=True)
+        stop.wait()
+        service.wait_idle(10)
+        service.stop()
+        engine.dispose()
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
