@@ -215,3 +215,48 @@ def test_malformed_lot_message_and_forwarded_evidence_are_kept(
         ("bad_json", "tri-sassenage-quai"),
     ]
     assert bytes(rows[1].payload) == b"{garbage"
+
+
+def test_transhipment_to_another_van_is_transporting_with_the_new_carrier(
+    world: World, pipeline: IngestPipeline
+) -> None:
+    second_carrier = "https://id.gs1.org/417/9521234009030"
+    with world.engine.begin() as conn:
+        add_organisation(
+            conn, Organisation("transports-isere", second_carrier, "Transports 2 (démo)", "carrier")
+        )
+        add_site(
+            conn,
+            Site(
+                "van-ef456gh",
+                "https://id.gs1.org/414/9521234009047",
+                "Fourgon EF-456-GH",
+                "vehicle",
+                "transports-isere",
+                "Échirolles",
+                45.15,
+                5.72,
+            ),
+        )
+        add_device(conn, Device("gw-van-ef456gh", "van-ef456gh", "gateway", None, False))
+    move(pipeline, "van-ab123cd", "gw-van-ab123cd", 0, "arrived", "vehicle")
+    move(pipeline, "van-ef456gh", "gw-van-ef456gh", 0, "arrived", "vehicle")
+    assert [s for s, _ in chain(world, LAPTOP_GIAI)][-2:] == ["ship", "transport"]
+    with world.engine.connect() as conn:
+        last = json.loads(
+            conn.execute(
+                select(custody_events.c.document)
+                .where(custody_events.c.asset_id == world.assets[LAPTOP_GIAI])
+                .order_by(custody_events.c.position.desc())
+                .limit(1)
+            ).scalar_one()
+        )
+        holder = conn.execute(
+            select(assets.c.state, assets.c.holder_org_id).where(
+                assets.c.id == world.assets[LAPTOP_GIAI]
+            )
+        ).one()
+    assert last["bizStep"] == "transporting" and "bizLocation" not in last
+    assert {"type": "possessing_party", "source": CARRIER_PGLN} in last["sourceList"]
+    assert {"type": "possessing_party", "destination": second_carrier} in last["destinationList"]
+    assert tuple(holder) == ("in_transit", "transports-isere")

@@ -72,6 +72,7 @@ class Step(StrEnum):
     COLLECT = "collect"
     PACK = "pack"
     SHIP = "ship"
+    TRANSPORT = "transport"
     RECEIVE = "receive"
     UNPACK = "unpack"
     INSPECT = "inspect"
@@ -129,6 +130,9 @@ TRANSITIONS: Mapping[tuple[AssetState | None, Step], Transition] = {
     ),
     (_S.COLLECTED, Step.RECEIVE): Transition(
         _S.RECEIVED, _OBJ, Action.OBSERVE, "receiving", "in_progress", _HOLD
+    ),
+    (_S.IN_TRANSIT, Step.TRANSPORT): Transition(
+        _S.IN_TRANSIT, _OBJ, Action.OBSERVE, "transporting", "in_transit", _HOLD
     ),
     (_S.IN_TRANSIT, Step.RECEIVE): Transition(
         _S.RECEIVED, _OBJ, Action.OBSERVE, "receiving", "in_progress", _HOLD
@@ -203,6 +207,7 @@ STEP_LABELS_FR: Mapping[Step, str] = {
     Step.COLLECT: "collecter",
     Step.PACK: "mettre en lot",
     Step.SHIP: "expédier",
+    Step.TRANSPORT: "transporter",
     Step.RECEIVE: "réceptionner",
     Step.UNPACK: "sortir du lot",
     Step.INSPECT: "diagnostiquer",
@@ -221,6 +226,7 @@ STEP_LABELS_EN: Mapping[Step, str] = {
     Step.COLLECT: "collect",
     Step.PACK: "pack into a lot",
     Step.SHIP: "ship",
+    Step.TRANSPORT: "transport",
     Step.RECEIVE: "receive",
     Step.UNPACK: "take out of the lot",
     Step.INSPECT: "inspect",
@@ -312,11 +318,11 @@ def custody_event(
     """The EPCIS 2.0 event recording ``step`` on the assets ``epcs``.
 
     ``holder_to`` is who holds the assets after the step; its site is the bizLocation
-    (except while shipping: goods on the road have no business location). Steps that move
-    custody also need ``holder_from`` and write typed source / destination lists. ``pack``
-    and ``unpack`` need ``parent`` (the SSCC of the lot); ``dismantle`` may list the
-    ``output_epcs`` of harvested parts; ``inspect`` takes ``inspection_disposition``
-    (``conformant``, ``non_conformant`` or ``damaged``).
+    (except while shipping or transporting: goods on the road have no business location).
+    Steps that move custody also need ``holder_from`` and write typed source /
+    destination lists. ``pack`` and ``unpack`` need ``parent`` (the SSCC of the lot);
+    ``dismantle`` may list the ``output_epcs`` of harvested parts; ``inspect`` takes
+    ``inspection_disposition`` (``conformant``, ``non_conformant`` or ``damaged``).
     """
     step = Step(step)
     rows = [t for (origin, s), t in TRANSITIONS.items() if s is step]
@@ -335,7 +341,7 @@ def custody_event(
         "biz_step": row.biz_step,
         "disposition": disposition,
         "read_point": read_point,
-        "biz_location": None if step is Step.SHIP else holder_to.site,
+        "biz_location": None if step in (Step.SHIP, Step.TRANSPORT) else holder_to.site,
         "biz_transactions": biz_transactions or (),
         "sources": sources,
         "destinations": destinations,

@@ -4,6 +4,8 @@ The rule, as a pure table (:func:`lot_step`):
 
 - a vehicle gateway sees a lot arrive (loaded): collected / received assets are
   shipped, custody going to the carrier (the vehicle's organisation and site);
+- a vehicle gateway sees a lot already in transit arrive (transhipment): transporting,
+  custody going to the new carrier;
 - a site gateway sees a lot depart: assets still here are shipped; custody stays with
   the shipper until a carrier is seen;
 - a site gateway sees a lot arrive: in-transit / collected assets are received there.
@@ -51,6 +53,11 @@ _LOT_RULES: dict[tuple[str, str, AssetState], tuple[Step, str]] = {
         (gateway_msgs.MODE_VEHICLE, gateway_msgs.LOT_ARRIVED, state): (Step.SHIP, "gateway")
         for state in (_S.COLLECTED, _S.RECEIVED)
     },
+    # already on the road: another vehicle takes it over (transhipment)
+    (gateway_msgs.MODE_VEHICLE, gateway_msgs.LOT_ARRIVED, _S.IN_TRANSIT): (
+        Step.TRANSPORT,
+        "gateway",
+    ),
     **{
         (gateway_msgs.MODE_SITE, gateway_msgs.LOT_DEPARTED, state): (Step.SHIP, "holder")
         for state in (_S.COLLECTED, _S.RECEIVED)
