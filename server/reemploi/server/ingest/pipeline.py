@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select
 
 from reemploi.domain.custody import AssetState, Holder, IllegalTransition, Step, custody_event
 from reemploi.domain.custody import next_state as custody_next_state
@@ -26,9 +26,10 @@ from reemploi.protocol import gateway_msgs, wire
 
 from .. import ledger
 from ..db.fastpath import FastSQL, in_list
-from ..db.tables import assets, dead_letters, devices, lot_movements, sightings
+from ..db.tables import assets, dead_letters, lot_movements, sightings
 from ..registry import Registry, Site
 from .counters import bump
+from .device_messages import DeviceMessages
 from .lots import lot_movement, split_topic
 from .resolve import Resolution, TagResolver, canonical_giai
 from .rules import event_time, tap_step
@@ -118,7 +119,7 @@ class IngestPipeline:
         return result.out
 
 
-class _Batch:
+class _Batch(DeviceMessages):
     """The work of one transaction; private to :class:`IngestPipeline`."""
 
     def __init__(self, pipeline: IngestPipeline, batch: Sequence[Incoming]) -> None:
@@ -230,90 +231,6 @@ class _Batch:
         if scans:
             self.scans(conn, scans)
         self.write(conn)
-
-    def evidence(self, msg: Incoming, gateway_id: str) -> None:
-        """A reader message a gateway could not accept: kept as a dead letter with the
-        gateway's reason, attributed to the reader it came from."""
-        try:
-            ev = gateway_msgs.decode_evidence(msg.payload)
-        except wire.MalformedMessage as exc:
-            self.dead(msg, exc.reason, exc.detail, gateway_id)
-            return
-        reader: str | None = None
-        try:
-            reader = wire.parse_topic(ev.topic)[1]
-        except wire.MalformedMessage:
-            reader = None
-        self.dead_rows.append(
-            {
-                "received_at": msg.received_at,
-                "topic": ev.topic,
-                "payload": ev.payload,
-                "reason": ev.reason,
-                "detail": f"via {gateway_id} ({ev.size} octets) : {ev.detail}"[:300],
-                "device_id": reader,
-            }
-        )
-        self.count("evidence")
-        self.count("dead_letter:" + ev.reason)
-
-    def status(self, msg: Incoming, site: str, device_id: str) -> None:
-        try:
-            status = wire.decode_status(msg.payload)
-        except wire.MalformedMessage as exc:
-            self.dead(msg, exc.reason, exc.detail, device_id)
-            return
-        if status.device != device_id:
-            self.dead(
-                msg, "device_mismatch", f"sujet {device_id}, message {status.device}", device_id
-            )
-            return
-        self.count("status")
-        self.out.statuses.append((site, status, msg.received_at))
-        self.status_rows[device_id] = {
-            "online": status.state == wire.STATE_ONLINE,
-            "last_seen": msg.received_at,
-            "status": dict(status.fields()),
-        }
-
-    def report(self, msg: Incoming, device_id: str) -> None:
-        """A reader's error counters: kept under ``status["report"]`` of the device."""
-        try:
-            report = wire.decode_report(msg.payload)
-        except wire.MalformedMessage as exc:
-            self.dead(msg, exc.reason, exc.detail, device_id)
-            return
-        if report.device != device_id:
-            self.dead(
-                msg, "device_mismatch", f"sujet {device_id}, message {report.device}", device_id
-            )
-            return
-        self.count("report")
-        self.report_rows[device_id] = {
-            **dict(report.fields()),
-            "received_at": msg.received_at.isoformat(),
-        }
-
-    def device_status(self, conn: Connection) -> None:
-        """Write the batch's statuses and reports into ``devices.status``: a status keeps
-        the device's last report, a report keeps the status fields."""
-        ids = sorted(set(self.status_rows) | set(self.report_rows))
-        if not ids:
-            return
-        stored: dict[str, dict[str, Any]] = {}
-        for row in conn.execute(
-            select(devices.c.id, devices.c.status).where(devices.c.id.in_(ids))
-        ):
-            stored[row.id] = row.status if isinstance(row.status, dict) else {}
-        for device_id in ids:
-            old = stored.get(device_id, {})
-            values = dict(self.status_rows.get(device_id, {}))
-            status = dict(values.get("status", old))
-            report = self.report_rows.get(device_id, old.get("report"))
-            if report is not None:
-                status["report"] = report
-            values["status"] = status
-            conn.execute(update(devices).where(devices.c.id == device_id).values(**values))
 
     # ------------------------------------------------------------------ scans
 
