@@ -121,8 +121,17 @@ async def run(args: argparse.Namespace) -> int:
         story.declare(24)
     http_port = port_or_free(args.port)
     app = create_app(state)
+    if state.ingest is not None:
+        state.ingest.start(wait_s=0)  # started here, not by the ASGI lifespan (off below)
     server = _QuietServer(
-        uvicorn.Config(app, host="127.0.0.1", port=http_port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=http_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",  # a second Ctrl-C must not leave a lifespan task to cancel
+        )
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
