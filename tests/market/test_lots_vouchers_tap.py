@@ -86,7 +86,7 @@ def test_lot_quote_pdf_then_reserve_then_sell(world: World) -> None:
 
 
 def test_two_buyers_reserving_the_same_units_at_once_exactly_one_wins(world: World) -> None:
-    race_for_the_same_units(world)
+    assert race_for_the_same_units(world) == [200, 409]
 
 
 def test_exactly_one_winner_on_postgresql(postgres_database_url: str) -> None:
@@ -108,7 +108,7 @@ def test_exactly_one_winner_on_postgresql(postgres_database_url: str) -> None:
         world.state.engine.dispose()  # type: ignore[attr-defined]
 
 
-def race_for_the_same_units(world: World, tag: str = "") -> None:
+def race_for_the_same_units(world: World, tag: str = "") -> list[int]:
     a = world.client(Role.PUBLIC_BODY)
     b = world.client(Role.COMPANY)
     lot_a, lot_b = ask_lot(a, f"lot-race-a{tag}", 10), ask_lot(b, f"lot-race-b{tag}", 10)
@@ -137,6 +137,7 @@ def race_for_the_same_units(world: World, tag: str = "") -> None:
         statuses = conn.execute(select(lots.c.status).where(lots.c.id.in_([lot_a, lot_b])))
         assert sorted(statuses.scalars()) == ["quoted", "reserved"]
         assert ledger.verify(conn) == []
+    return codes
 
 
 def test_expired_reservation_is_released_through_the_ledger(world: World) -> None:
