@@ -6,16 +6,15 @@ Only the 1.x HTTP API exists: ``/write?db=`` (line protocol) and ``/query`` (Inf
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 
 from .processes import (
     LOOPBACK,
+    ManagedService,
     ServiceProcess,
     ServiceStartError,
     find_program,
@@ -69,7 +68,7 @@ def rewrite_influxdb_config(
     return "\n".join(out) + "\n"
 
 
-class InfluxDB1:
+class InfluxDB1(ManagedService):
     """``with InfluxDB1() as influx:`` → ``influx.url`` (``http://127.0.0.1:PORT``)."""
 
     def __init__(self) -> None:
@@ -87,13 +86,6 @@ class InfluxDB1:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
-    def is_running(self) -> bool:
-        return self._process.is_running()
 
     def start(self, timeout: float = 30.0) -> InfluxDB1:
         if not self.config_path.exists():
@@ -113,33 +105,11 @@ class InfluxDB1:
         self._process.start(self._pings, timeout=timeout)
         return self
 
-    def stop(self) -> None:
-        self._process.stop()
-
-    def restart(self, timeout: float = 30.0) -> None:
-        self.stop()
-        self.start(timeout=timeout)
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
     def create_database(self, name: str) -> None:
         """``CREATE DATABASE`` through ``/query`` (idempotent in InfluxQL)."""
         body = urllib.parse.urlencode({"q": f'CREATE DATABASE "{name}"'}).encode()
         with urllib.request.urlopen(f"{self.url}/query", data=body, timeout=10) as response:
             response.read()
-
-    def __enter__(self) -> InfluxDB1:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _pings(self) -> bool:
         try:

@@ -6,10 +6,10 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from .processes import (
     LOOPBACK,
+    ManagedService,
     ServiceProcess,
     chown_tree,
     find_program,
@@ -55,7 +55,7 @@ class MosquittoSettings:
     extra_lines: tuple[str, ...] = ()
 
 
-class Mosquitto:
+class Mosquitto(ManagedService):
     """``with Mosquitto() as broker:`` → ``broker.host``, ``broker.port`` (``tls_port``).
 
     The ports are chosen once, so ``restart()`` brings the broker back on the same ones.
@@ -77,40 +77,10 @@ class Mosquitto:
             "mosquitto", [self.program, "-c", str(self.config_path)], log_path=self.log_path
         )
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
-    def is_running(self) -> bool:
-        return self._process.is_running()
-
     def start(self, timeout: float = 15.0) -> Mosquitto:
         ports = [self.port] + ([self.tls_port] if self.tls_port else [])
         self._process.start(lambda: all(port_accepts(p) for p in ports), timeout=timeout)
         return self
-
-    def stop(self) -> None:
-        self._process.stop()
-
-    def restart(self, timeout: float = 15.0) -> None:
-        """Stop, then start again on the same port(s) with the same folder."""
-        self.stop()
-        self.start(timeout=timeout)
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self) -> Mosquitto:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _write_files(self) -> None:
         s = self.settings

@@ -14,7 +14,6 @@ import secrets
 import shutil
 import signal
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote
 
 import psycopg
@@ -23,6 +22,7 @@ from psycopg import sql
 from .processes import (
     INSTALL_HINT,
     LOOPBACK,
+    ManagedService,
     ServiceNotInstalledError,
     ServiceProcess,
     find_program,
@@ -59,7 +59,7 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version))
 
 
-class Postgres:
+class Postgres(ManagedService):
     """``with Postgres() as pg:`` → ``pg.url`` (SQLAlchemy, psycopg 3), ``pg.conninfo``."""
 
     def __init__(self, database: str = "reemploi", user: str = "reemploi") -> None:
@@ -100,10 +100,6 @@ class Postgres:
         )
 
     @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
-    @property
     def url(self) -> str:
         """SQLAlchemy URL of the application database, as the application user."""
         return self.url_for(self.database)
@@ -134,20 +130,6 @@ class Postgres:
             self._create_role_and_database()
         return self
 
-    def stop(self) -> None:
-        self._process.stop()
-
-    def restart(self, timeout: float = 60.0) -> None:
-        self.stop()
-        self.start(timeout=timeout)
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def is_running(self) -> bool:
-        return self._process.is_running()
-
     def create_database(self, name: str) -> str:
         """Create an empty database owned by the application user; return its URL."""
         if not _NAME.match(name):
@@ -159,17 +141,6 @@ class Postgres:
                 )
             )
         return self.url_for(name)
-
-    def __enter__(self) -> Postgres:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _initdb(self) -> None:
         pwfile = self.folder / "superuser-password"

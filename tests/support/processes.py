@@ -21,6 +21,8 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 INSTALL_HINT = (
     "lancez `make test` ou `sudo scripts/install-test-services.sh` / "
@@ -260,3 +262,47 @@ def _stop_leftovers() -> None:
     for process in list(_live):
         with contextlib.suppress(Exception):  # best effort at exit
             process.stop(timeout=5)
+
+
+class ManagedService:
+    """What every throwaway service shares: one :class:`ServiceProcess` working in one
+    temp folder; ``start`` is the service's own, the rest is here."""
+
+    _process: ServiceProcess
+    folder: Path
+
+    def start(self, timeout: float = 30.0) -> Self:
+        raise NotImplementedError
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def is_running(self) -> bool:
+        return self._process.is_running()
+
+    def stop(self) -> None:
+        self._process.stop()
+
+    def restart(self, timeout: float | None = None) -> None:
+        """Stop, then start again on the same port(s) with the same folder."""
+        self.stop()
+        if timeout is None:
+            self.start()
+        else:
+            self.start(timeout=timeout)
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -7,17 +7,22 @@ Installed by ``scripts/install-timeseries-tools.sh``.
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
-from types import TracebackType
 from typing import Any
 
-from support.processes import LOOPBACK, ServiceProcess, find_program, free_port, make_service_folder
+from support.processes import (
+    LOOPBACK,
+    ManagedService,
+    ServiceProcess,
+    find_program,
+    free_port,
+    make_service_folder,
+)
 
 
-class VictoriaMetrics:
+class VictoriaMetrics(ManagedService):
     def __init__(self, basic_auth: tuple[str, str] | None = None) -> None:
         self.program = find_program("victoria-metrics", "/usr/bin/victoria-metrics")
         self.port = free_port()
@@ -41,28 +46,9 @@ class VictoriaMetrics:
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
     def start(self, timeout: float = 30.0) -> VictoriaMetrics:
         self._process.start(self._healthy, timeout=timeout)
         return self
-
-    def close(self) -> None:
-        self._process.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self) -> VictoriaMetrics:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _healthy(self) -> bool:
         try:
