@@ -25,16 +25,13 @@ from sqlalchemy import Engine, func, select
 from reemploi.domain.digital_link import giai_uri
 from reemploi.protocol import wire
 from reemploi.server.db.engine import make_engine, migrate
-from reemploi.server.db.tables import custody_events, dead_letters, organisations, sightings
+from reemploi.server.db.tables import custody_events, dead_letters, sightings
 from reemploi.server.demo.flows import label_uri
-from reemploi.server.demo.territory import DEVICES, ORGANISATIONS, SITES
+from reemploi.server.demo.territory import DEVICES, SITES, load_territory
 from reemploi.server.ingest.pipeline import Incoming, IngestOptions, IngestPipeline
 from reemploi.server.registry import (
     Declaration,
     Registry,
-    add_device,
-    add_organisation,
-    add_site,
     declare_asset,
 )
 
@@ -137,13 +134,7 @@ def open_database(url: str, sqlite_synchronous: str = "FULL") -> Engine:
     engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
     migrate(engine)
     with engine.begin() as conn:
-        if not conn.execute(select(func.count()).select_from(organisations)).scalar_one():
-            for org in ORGANISATIONS:
-                add_organisation(conn, org)
-            for site in SITES:
-                add_site(conn, site)
-            for device in DEVICES:
-                add_device(conn, device)
+        load_territory(conn)
     return engine
 
 

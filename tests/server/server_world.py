@@ -9,15 +9,12 @@ from sqlalchemy import Engine
 
 from reemploi.domain.digital_link import giai_uri
 from reemploi.server.db.engine import migrate
-from reemploi.server.demo.territory import DEVICES, ORGANISATIONS, SITES
+from reemploi.server.demo.territory import load_territory
 from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
 from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline
 from reemploi.server.registry import (
     Declaration,
     Registry,
-    add_device,
-    add_organisation,
-    add_site,
     declare_asset,
 )
 
@@ -38,12 +35,7 @@ def load_world(engine: Engine) -> World:
     migrate(engine)
     made: dict[str, int] = {}
     with engine.begin() as conn:
-        for org in ORGANISATIONS:
-            add_organisation(conn, org)
-        for site in SITES:
-            add_site(conn, site)
-        for device in DEVICES:
-            add_device(conn, device)
+        load_territory(conn)
         for giai, cat, uid in (
             (LAPTOP_GIAI, "laptop", None),
             (SCREEN_GIAI, "screen", None),

@@ -21,16 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from sqlalchemy import func, select
 
 from ..api.app import build_state, create_app
-from ..db.tables import organisations
 from ..ingest.mqtt import BrokerAddress
-from ..registry import add_device, add_organisation, add_site
 from ..settings import ServerSettings
 from .flows import Storyline
 from .readers import FirmwareReader
-from .territory import DEVICES, ORGANISATIONS, SITES
+from .territory import DEVICES, load_territory
 
 log = logging.getLogger("reemploi.demo")
 
@@ -58,15 +55,7 @@ def port_or_free(preferred: int) -> int:
 def seed(state: Any) -> bool:
     """Load the territory when the database is empty; True when it did."""
     with state.engine.begin() as conn:
-        if conn.execute(select(func.count()).select_from(organisations)).scalar_one():
-            return False
-        for org in ORGANISATIONS:
-            add_organisation(conn, org)
-        for site in SITES:
-            add_site(conn, site)
-        for device in DEVICES:
-            add_device(conn, device)
-    return True
+        return load_territory(conn)
 
 
 class _QuietServer(uvicorn.Server):

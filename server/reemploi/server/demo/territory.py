@@ -7,10 +7,13 @@ demonstration GS1 prefix 9521234 (GS1 keeps 952 for demonstrations).
 
 from __future__ import annotations
 
+from sqlalchemy import Connection, func, select
+
 from reemploi.domain.checkdigit import gs1_check_digit
 from reemploi.domain.digital_link import gln_uri, pgln_uri
 
-from ..registry import Device, Organisation, Site
+from ..db.tables import organisations
+from ..registry import Device, Organisation, Site, add_device, add_organisation, add_site
 
 PREFIX = "9521234"
 RESOLVER = "https://id.reemploi.grenoble.example"
@@ -153,3 +156,17 @@ CATEGORY_MIX = [
     ("phone", 0.12, 0.2, ["Samsung Galaxy A52", "iPhone 8", "Fairphone 3"]),
     ("tablet", 0.03, 0.5, ["iPad 6e génération", "Samsung Galaxy Tab A"]),
 ]
+
+
+def load_territory(conn: Connection) -> bool:
+    """Register the organisations, sites and readers above unless the database already
+    has organisations; True when it loaded them (the demo, tests and benches use it)."""
+    if conn.execute(select(func.count()).select_from(organisations)).scalar_one():
+        return False
+    for org in ORGANISATIONS:
+        add_organisation(conn, org)
+    for site in SITES:
+        add_site(conn, site)
+    for device in DEVICES:
+        add_device(conn, device)
+    return True
