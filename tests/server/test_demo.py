@@ -91,11 +91,29 @@ def test_demo_serves_live_french_page_and_stops_cleanly_then_resumes(tmp_path: P
         time.sleep(2)
         stock = httpx.get(url + "api/stock", timeout=10).json()
         sites = httpx.get(url + "api/sites", timeout=10).json()
-        assert len(sites) == 8 and any(s["commune"] == "Échirolles" for s in sites)
+        ids = {s["id"] for s in sites}
+        assert {"cp-grenoble-hdv", "tri-sassenage", "recyclage-domene"} <= ids
+        assert any(s["commune"] == "Échirolles" for s in sites)
         assert stock["total"] >= 0
+        # the marketplace is reachable with the demonstration accounts the banner names
+        with httpx.Client(base_url=url, timeout=30) as market:
+            login = market.post(
+                "api/market/session",
+                json={"email": "workshop@demo.reemploi.example", "password": "demo-reemploi-2026"},
+            )
+            assert login.status_code == 200, login.text
+            assert market.get("api/market/me").json()["user"]["email"] == (
+                "workshop@demo.reemploi.example"
+            )
+            wrong = market.post(
+                "api/market/session",
+                json={"email": "workshop@demo.reemploi.example", "password": "mot-de-passe-faux-2026"},
+            )
+            assert wrong.status_code == 422 and "mot de passe" in wrong.json()["message"]
     finally:
         out = stop_demo(proc, lines)
     assert "(nouvelles)" in out
+    assert "Place de marché" in out and "demo-reemploi-2026" in out
     first = int(re.search(r"Registre : (\d+) événements", out).group(1))  # type: ignore[union-attr]
     assert first > 24
     proc, url, lines = start_demo(data)

@@ -18,6 +18,7 @@ from ..db.engine import make_engine, migrate
 from ..flows import FlowRecorder
 from ..ingest.mqtt import BrokerAddress, IngestService
 from ..ingest.pipeline import IngestOptions, IngestPipeline
+from ..market.config import MarketSettings
 from ..market.install import install_market
 from ..registry import Registry
 from ..settings import ServerSettings
@@ -68,7 +69,7 @@ def build_state(
     return state
 
 
-def create_app(state: AppState) -> FastAPI:
+def create_app(state: AppState, market: MarketSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if state.ingest is not None and not state.ingest._writer.is_alive():
@@ -84,7 +85,7 @@ def create_app(state: AppState) -> FastAPI:
     )
     app.state.reemploi = state
     app.include_router(router)
-    install_market(app)  # marketplace and coordination web app (issue 8)
+    install_market(app, market)  # marketplace and coordination web app (issue 8)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_r: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -24,6 +24,9 @@ import uvicorn
 
 from ..api.app import build_state, create_app
 from ..ingest.mqtt import BrokerAddress
+from ..market.config import MarketSettings
+from ..market.roles import Role
+from ..market.seed import DEMO_PASSWORD, email_for, seed_people
 from ..settings import ServerSettings
 from .flows import Storyline
 from .readers import FirmwareReader
@@ -105,11 +108,15 @@ async def run(args: argparse.Namespace) -> int:
     )
     state = build_state(settings)
     fresh = seed(state)
+    if fresh:
+        with state.engine.begin() as conn:
+            seed_people(conn)  # one demonstration account per marketplace role
     story = Storyline(state.engine, seed=args.seed)
     if fresh:
         story.declare(24)
     http_port = port_or_free(args.port)
-    app = create_app(state)
+    # plain http on 127.0.0.1: the marketplace's session cookie cannot be Secure here
+    app = create_app(state, MarketSettings(cookie_secure=False))
     if state.ingest is not None:
         state.ingest.start(wait_s=0)  # started here, not by the ASGI lifespan (off below)
     server = _QuietServer(
@@ -160,6 +167,9 @@ async def run(args: argparse.Namespace) -> int:
             "\nRéemploi — démonstration en cours\n"
             f"  Page en direct : http://127.0.0.1:{http_port}/\n"
             f"  API (OpenAPI)  : http://127.0.0.1:{http_port}/docs\n"
+            f"  Place de marché : http://127.0.0.1:{http_port}/m/ — comptes de démonstration "
+            f"{email_for(Role.WORKSHOP)}, {email_for(Role.PUBLIC_BODY)}… "
+            f"(un par rôle), mot de passe {DEMO_PASSWORD}\n"
             f"  Broker MQTT    : {mqtt_url}{' (amqtt intégré)' if broker else ''}\n"
             f"  Données        : {data.resolve()} ({'nouvelles' if fresh else 'reprises'})\n"
             "  Ctrl-C pour arrêter.\n",
