@@ -19,7 +19,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from reemploi.domain.custody import AssetState, Holder, IllegalTransition, Step, custody_event
+from reemploi.domain.custody import (
+    TRANSITIONS,
+    AssetState,
+    Holder,
+    IllegalTransition,
+    Step,
+    custody_event,
+)
 from reemploi.domain.custody import next_state as custody_next_state
 from reemploi.domain.sun import SunKeys
 from reemploi.protocol import gateway_msgs, wire
@@ -518,8 +525,10 @@ def _ack_topic(site: str, device: str) -> str:
     return wire.topic(site, device, "ack")
 
 
+# (step, state it leads to): a tap finding the asset already there is a repeat, not an error
+_REACHED_BY = frozenset((step, t.to_state) for (_, step), t in TRANSITIONS.items())
+
+
 def _already_done(state: AssetState, step: Step) -> bool:
     """A repeated tap: the asset is already in the state this step leads to."""
-    from reemploi.domain.custody import TRANSITIONS
-
-    return any(s is step and t.to_state is state for (_, s), t in TRANSITIONS.items())
+    return (step, state) in _REACHED_BY
