@@ -72,7 +72,7 @@ def build_state(
 def create_app(state: AppState, market: MarketSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if state.ingest is not None and not state.ingest._writer.is_alive():
+        if state.ingest is not None:
             state.ingest.start(wait_s=0)
         yield
 

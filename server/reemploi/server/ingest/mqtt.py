@@ -185,7 +185,14 @@ class IngestService:
 
     # ------------------------------------------------------------------ life cycle
 
+    @property
+    def started(self) -> bool:
+        return self._writer.is_alive()
+
     def start(self, wait_s: float = 10.0) -> None:
+        """Start once: the writer thread, then the MQTT loop (idempotent)."""
+        if self.started:
+            return
         self._writer.start()
         self.client.connect_async(self.address.host, self.address.port, keepalive=30)
         self.client.loop_start()
