@@ -107,7 +107,10 @@ def test_demo_serves_live_french_page_and_stops_cleanly_then_resumes(tmp_path: P
             )
             wrong = market.post(
                 "api/market/session",
-                json={"email": "workshop@demo.reemploi.example", "password": "mot-de-passe-faux-2026"},
+                json={
+                    "email": "workshop@demo.reemploi.example",
+                    "password": "mot-de-passe-faux-2026",
+                },
             )
             assert wrong.status_code == 422 and "mot de passe" in wrong.json()["message"]
     finally:
