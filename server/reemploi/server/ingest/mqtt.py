@@ -86,7 +86,10 @@ def make_client(address: BrokerAddress, client_id: str, **kwargs: Any) -> mqtt.C
     if address.tls:
         client.tls_set(ca_certs=address.ca_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
     client.reconnect_delay_set(min_delay=1, max_delay=5)
-    client.max_inflight_messages_set(1000)
+    # 0 = no client-side cap: paho rescans every unacknowledged message on each PUBACK
+    # while under its cap (O(n) per ack, quadratic over a burst of acks); the broker's
+    # own limits apply instead.
+    client.max_inflight_messages_set(0)
     client.max_queued_messages_set(0)
     return client
 
