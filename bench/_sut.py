@@ -25,6 +25,7 @@ from reemploi.server.db.engine import make_engine
 from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
 from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline
 from reemploi.server.registry import Registry
+from reemploi.server.runtime import settle_after_startup
 
 
 def main() -> int:
@@ -53,6 +54,7 @@ def main() -> int:
             client_id=args.client_id,
             batch_max=2000,
         )
+        settle_after_startup()  # as `reemploi-server run` does
         service.start(wait_s=10)
         if not service.connected.is_set():
             print("no broker", flush=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from server_reader import TestReader
 from server_world import LAPTOP_GIAI, PHONE_UID, RESOLVER, SCREEN_GIAI, World, start_ingest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from reemploi.protocol import wire
 from reemploi.server.db.tables import (
@@ -278,3 +278,34 @@ def test_status_updates_device_and_last_will_marks_it_offline(
             )
         time.sleep(0.05)
     assert not online
+
+
+def test_writer_keeps_one_connection_and_opens_a_new_one_after_a_failed_batch(
+    world: World, ingest: IngestService, counter: TestReader
+) -> None:
+    checkouts: list[int] = []
+
+    def on_checkout(*_args: object) -> None:
+        checkouts.append(1)
+
+    event.listen(world.engine, "checkout", on_checkout)
+    try:
+        counter.tap(0, wire.KIND_NDEF_URI, LAPTOP_URI)
+        assert counter.next_ack().result == wire.RESULT_ACCEPTED
+        counter.tap(1, wire.KIND_NDEF_URI, SCREEN_URI)
+        assert counter.next_ack().result == wire.RESULT_ACCEPTED
+        assert len(checkouts) <= 1  # two batches, at most one pool checkout (none if held)
+        # the database connection breaks under the writer: the batch is kept, retried on
+        # a new connection, and acked once
+        held = ingest._conn
+        assert held is not None
+        held.connection.driver_connection.close()  # type: ignore[union-attr]
+        before = len(checkouts)
+        counter.tap(2, wire.KIND_NDEF_URI, LAPTOP_URI)
+        ack = counter.next_ack(timeout=15)
+        assert (ack.seq, ack.result, ack.reason) == (2, wire.RESULT_ACCEPTED, "already_recorded")
+        assert len(checkouts) == before + 1
+        assert ingest.last_error is not None and "écriture du registre" in ingest.last_error
+        assert counter.no_ack(wait=1.5)
+    finally:
+        event.remove(world.engine, "checkout", on_checkout)

@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from reemploi.domain.checkdigit import gs1_check_digit, is_ascii_digits
@@ -203,7 +204,15 @@ def canonical_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return canonical_number(repr(value))
-    text = str(value).strip()
+    if isinstance(value, str):
+        return _canonical_text(value)
+    return _canonical_text(str(value))
+
+
+@lru_cache(maxsize=65536)
+def _canonical_text(value: str) -> str:
+    """Text leaves repeat from event to event (locations, parties, EPCs): computed once."""
+    text = value.strip()
     for urn, web in _URN_TO_WEB:
         if text.startswith(urn):
             return web + text[len(urn) :]

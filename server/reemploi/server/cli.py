@@ -13,6 +13,7 @@ import uvicorn
 from .api.app import build_state, create_app
 from .db.engine import make_engine
 from .flows import transfers
+from .runtime import settle_after_startup
 from .settings import ServerSettings
 from .timeseries import TimeSeriesSettings, backfill
 
@@ -29,6 +30,7 @@ def run(no_ingest: bool) -> int:
     settings = ServerSettings()
     state = build_state(settings, with_ingest=not no_ingest)
     app = create_app(state)
+    settle_after_startup()
     try:
         uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="info")
     finally:

@@ -38,7 +38,8 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL", **kwargs: Any) -> En
             # when it begins, so two writers (ingest, the marketplace, a declaration) can
             # never read the same ledger head. WAL readers outside transactions are not
             # blocked; writers wait (busy_timeout) instead of failing.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Straight on the DB-API connection: this runs for every ingest batch.
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

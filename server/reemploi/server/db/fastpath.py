@@ -59,11 +59,7 @@ class FastSQL:
         columns that have one, e.g. SQLite's datetimes, are touched)."""
         if not rows:
             return []
-        procs = [
-            (name, proc)
-            for name in rows[0]
-            if (proc := self.processor(table.c[name])) is not _identity
-        ]
+        procs = _processors(table, tuple(rows[0]), self.dialect.name, self.dialect)
         out: list[dict[str, Any]] = []
         for row in rows:
             item = dict(row)
@@ -93,6 +89,25 @@ _PROCESSORS: dict[tuple[str, str, str], Callable[[Any], Any]] = {}
 
 def _identity(value: Any) -> Any:
     return value
+
+
+_ROW_PROCESSORS: dict[tuple[str, tuple[str, ...], str], list[tuple[str, Callable[[Any], Any]]]] = {}
+
+
+def _processors(
+    table: Table, names: tuple[str, ...], dialect_name: str, dialect: Any
+) -> list[tuple[str, Callable[[Any], Any]]]:
+    """The (column, processor) pairs of a row shape that need one, worked out once."""
+    key = (table.name, names, dialect_name)
+    found = _ROW_PROCESSORS.get(key)
+    if found is None:
+        found = [
+            (name, proc)
+            for name in names
+            if (proc := _processor(table.c[name], dialect_name, dialect)) is not _identity
+        ]
+        _ROW_PROCESSORS[key] = found
+    return found
 
 
 def _processor(column: Column[Any], dialect_name: str, dialect: Any) -> Callable[[Any], Any]:

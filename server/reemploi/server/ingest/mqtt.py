@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import Connection
 
 from .pipeline import BatchResult, Incoming, IngestPipeline
 
@@ -116,6 +117,7 @@ class IngestService:
         self.processed = 0
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._conn: Connection | None = None
         self.client = make_client(address, client_id, clean_session=False, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -147,6 +149,12 @@ class IngestService:
     # ------------------------------------------------------------------ writer
 
     def _write_loop(self) -> None:
+        try:
+            self._drain()
+        finally:
+            self._drop_connection()
+
+    def _drain(self) -> None:
         while True:
             first = self.queue.get()
             if first is None:
@@ -163,14 +171,29 @@ class IngestService:
                 items.append(nxt)
             self._commit(items)
 
+    def _connection(self) -> Connection:
+        """The writer's own connection, kept between batches (no pool round trip per
+        batch); dropped and opened again after a failed batch."""
+        if self._conn is None:
+            self._conn = self.pipeline.engine.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.invalidate()
+                self._conn.close()
+            self._conn = None
+
     def _commit(self, items: list[tuple[Incoming, int, int]]) -> None:
         while True:
             try:
-                result = self.pipeline.process([item[0] for item in items])
+                result = self.pipeline.process([item[0] for item in items], self._connection())
                 break
             except Exception as exc:  # database down: keep the batch, retry, never drop
                 self.last_error = f"écriture du registre impossible : {exc!r}"[:300]
                 log.exception("ingest batch failed; retrying")
+                self._drop_connection()
                 if self._stop.wait(1.0):
                     return
         for ack in result.acks:

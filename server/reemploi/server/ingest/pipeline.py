@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -119,10 +119,16 @@ class IngestPipeline:
 
     # ------------------------------------------------------------------ entry point
 
-    def process(self, batch: Sequence[Incoming]) -> BatchResult:
+    def process(self, batch: Sequence[Incoming], conn: Connection | None = None) -> BatchResult:
+        """One transaction for ``batch``: on ``conn`` when given (a long-lived writer
+        connection, outside any transaction), else on a connection from the pool."""
         result = _Batch(self, batch)
-        with self.engine.begin() as conn:
-            result.run(conn)
+        if conn is None:
+            with self.engine.begin() as fresh:
+                result.run(fresh)
+        else:
+            with conn.begin():
+                result.run(conn)
         return result.out
 
 
@@ -246,14 +252,18 @@ class _Batch(DeviceMessages):
         pairs = {(scan.device, scan.seq) for _, _, scan in scans}
         seen_keys: dict[str, tuple[str, str | None]] = {}
         taken_pairs: set[tuple[str, int]] = set()
-        key_list, key_params = in_list("k", keys)
-        dev_list, dev_params = in_list("d", {device for device, _ in pairs})
-        seq_list, seq_params = in_list("s", {seq for _, seq in pairs})
-        # one query: the batch's keys, and a superset of its (device, seq) pairs
+        key_list, params = in_list("k", keys)
+        # one query: the batch's keys, and runs of each device's sequence numbers (a
+        # superset of its (device, seq) pairs: a few index range scans instead of one
+        # probe per device × seq)
+        ranges = []
+        for i, (device, low, high) in enumerate(seq_runs(pairs)):
+            ranges.append(f"(device_id = :d{i} AND seq BETWEEN :lo{i} AND :hi{i})")
+            params.update({f"d{i}": device, f"lo{i}": low, f"hi{i}": high})
         for key, device, seq, result, reason in self.fast(conn).rows(
             "SELECT key, device_id, seq, result, reason FROM sightings "
-            f"WHERE key IN ({key_list}) OR (device_id IN ({dev_list}) AND seq IN ({seq_list}))",
-            {**key_params, **dev_params, **seq_params},
+            f"WHERE key IN ({key_list}) OR {' OR '.join(ranges)}",
+            params,
         ):
             if key in keys:
                 seen_keys[key] = (result, reason)
@@ -515,6 +525,19 @@ class _Batch(DeviceMessages):
                     site_to=new.site_to,
                 )
             )
+
+
+def seq_runs(pairs: Iterable[tuple[str, int]], gap: int = 64) -> list[tuple[str, int, int]]:
+    """``(device, low, high)`` runs covering every pair; a new run starts where a device's
+    numbers jump by more than ``gap`` (a queue flushed after an outage mixes old and new
+    numbers: one range over both would read every sighting in between)."""
+    runs: list[tuple[str, int, int]] = []
+    for device, seq in sorted(pairs):
+        if runs and runs[-1][0] == device and seq - runs[-1][2] <= gap:
+            runs[-1] = (device, runs[-1][1], seq)
+        else:
+            runs.append((device, seq, seq))
+    return runs
 
 
 _LINK_KINDS = (wire.KIND_NDEF_URI, wire.KIND_QR)  # resolved by GIAI (see resolve.py)
