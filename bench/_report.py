@@ -64,6 +64,13 @@ def _latency(m: Any | None) -> str:
     return f"{percentile(lat, 50):.2f} / {percentile(lat, 99):.2f}"
 
 
+def _cpu(m: Any | None) -> str:
+    if m is None or m.cpu is None:
+        return "—"
+    system, readers, broker = m.cpu.per_scan_us(m.run.scans)
+    return f"{system:.0f} / {readers:.0f} / {broker:.0f}"
+
+
 def _counts(measures: list[Any], system: str) -> str:
     parts = []
     for m in measures:
@@ -117,6 +124,10 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         "",
         "Comptes (par phase : débit, puis chaque rythme) / counts (per phase):",
         *[f"  {s}: {_counts(measures, s)}" for s in systems],
+        "",
+        "CPU par lecture, phase de débit (µs) : système testé / lecteurs simulés / broker —"
+        " CPU per scan, throughput phase:",
+        *[f"  {s}: {_cpu(_find(measures, s, BURST))}" for s in systems],
         "",
         "Objectifs / targets:",
     ]

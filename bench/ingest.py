@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # tests/support: the throwaway services
 
 from _ceiling import ceiling_counts, forget_session  # noqa: E402
+from _cpu import CpuMeter, CpuUse  # noqa: E402
 from _fleet import Fleet, RunResult, percentile  # noqa: E402
 from _report import render_table, targets  # noqa: E402
 from _workload import LedgerCounts, Plan, ledger_counts, make_plan, open_database, stage  # noqa: E402
@@ -66,6 +67,7 @@ class Measure:
     events: int | None = None  # custody events chained (real system only)
     expected_events: int | None = None
     dead_letters: int = 0
+    cpu: CpuUse | None = None  # during the phase's run only
     problems: list[str] = field(default_factory=list)
 
     def check(self) -> None:
@@ -109,6 +111,17 @@ class Measure:
             "p99_ms": round(percentile(lat, 99), 3),
             "max_ms": round(max(lat), 3) if lat else None,
             "results": dict(self.run.results),
+            "cpu_us_per_scan": (
+                dict(
+                    zip(
+                        ("system", "readers", "broker"),
+                        self.cpu.per_scan_us(self.run.scans),
+                        strict=True,
+                    )
+                )
+                if self.cpu
+                else None
+            ),
             "ok": not self.problems,
             "problems": self.problems,
         }
@@ -145,25 +158,38 @@ def _broker_args(address: BrokerAddress, client_id: str) -> list[str]:
 
 
 def run_ceiling(
-    address: BrokerAddress, folder: Path, phase: Plan, drive: Driver, first_seq: int
+    address: BrokerAddress,
+    broker_pid: int | None,
+    folder: Path,
+    phase: Plan,
+    drive: Driver,
+    first_seq: int,
 ) -> Measure:
     client_id = "bench-ceiling"
     db = folder / f"ceiling-{phase.name}.db"
     system = SystemProcess(["ceiling", *_broker_args(address, client_id), "--db", str(db)])
     try:
         with Fleet(address, phase.readers, "c", first_seq) as fleet:
+            meter = CpuMeter(system.proc.pid, broker_pid)
             run = drive(fleet)
+            cpu = meter.stop()
     finally:
         system.stop()
         forget_session(address, client_id)
     rows, distinct = ceiling_counts(db)
-    measure = Measure(CEILING, phase.name, run, rows, distinct)
+    measure = Measure(CEILING, phase.name, run, rows, distinct, cpu=cpu)
     measure.check()
     return measure
 
 
 def run_real(
-    system: str, engine: Engine, address: BrokerAddress, phase: Plan, drive: Driver, first_seq: int
+    system: str,
+    engine: Engine,
+    address: BrokerAddress,
+    broker_pid: int | None,
+    phase: Plan,
+    drive: Driver,
+    first_seq: int,
 ) -> Measure:
     client_id = f"bench-{system}"
     before = ledger_counts(engine)
@@ -171,7 +197,9 @@ def run_real(
     process = SystemProcess(["real", *_broker_args(address, client_id), "--url", url])
     try:
         with Fleet(address, phase.readers, system[5:6], first_seq) as fleet:
+            meter = CpuMeter(process.proc.pid, broker_pid)
             run = drive(fleet)
+            cpu = meter.stop()
     finally:
         process.stop()
         forget_session(address, client_id)
@@ -185,6 +213,7 @@ def run_real(
         delta.events,
         phase.first_taps,
         delta.dead_letters,
+        cpu,
     )
     measure.check()
     return measure
@@ -252,9 +281,11 @@ def main(argv: list[str] | None = None) -> int:
                 first_seq = (index + 1) * 10_000_000
                 drive = drivers[phase.name]
                 print(f"Phase {phase.name} ({phase.scans} lectures)…", flush=True)
-                measures.append(run_ceiling(address, folder, phase, drive, first_seq))
+                measures.append(run_ceiling(address, broker.pid, folder, phase, drive, first_seq))
                 for system, engine in engines.items():
-                    measures.append(run_real(system, engine, address, phase, drive, first_seq))
+                    measures.append(
+                        run_real(system, engine, address, broker.pid, phase, drive, first_seq)
+                    )
             for engine in engines.values():
                 engine.dispose()
     finally:

@@ -51,6 +51,10 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
             assert m["dead_letters"] == 0, m
     burst = [m for m in measures if m["phase"] == "burst"]
     assert all(m["scans"] == 1000 for m in burst)
+    # CPU per scan of the system under test and of the readers, read from /proc
+    assert all(m["cpu_us_per_scan"]["system"] > 0 for m in burst)
+    assert all(m["cpu_us_per_scan"]["readers"] > 0 for m in burst)
+    assert "CPU par lecture" in table
     names = {t["target"] for t in report["targets"]}
     assert names == {"débit ≥ 0.8× plafond", "p99 ≤ 3.0 ms à 1000/s"}
     assert all(isinstance(t["met"], bool) for t in report["targets"])

@@ -1,0 +1,53 @@
+"""CPU time of the processes that share the machine during a phase (Linux ``/proc``).
+
+On a two-core machine the simulated readers, the broker and the system under test all
+compete for the same cores: the CPU each spends per scan says which one bounds a run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads); 0 when unknown."""
+    if pid is None:
+        return 0.0
+    if pid == os.getpid():
+        times = os.times()
+        return times.user + times.system
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds over one phase: system under test, simulated readers, broker."""
+
+    system: float
+    readers: float
+    broker: float
+
+    def per_scan_us(self, scans: int) -> tuple[float, float, float]:
+        n = max(scans, 1)
+        return (self.system / n * 1e6, self.readers / n * 1e6, self.broker / n * 1e6)
+
+
+class CpuMeter:
+    """``meter = CpuMeter(sut_pid, broker_pid)`` … ``meter.stop()`` → :class:`CpuUse`."""
+
+    def __init__(self, system_pid: int | None, broker_pid: int | None) -> None:
+        self.pids = (system_pid, os.getpid(), broker_pid)
+        self.start = tuple(cpu_seconds(pid) for pid in self.pids)
+
+    def stop(self) -> CpuUse:
+        end = [cpu_seconds(pid) for pid in self.pids]
+        system, readers, broker = (e - s for e, s in zip(end, self.start, strict=True))
+        return CpuUse(system, readers, broker)
