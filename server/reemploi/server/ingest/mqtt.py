@@ -24,6 +24,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Connection
 
+from .mqtt_io import BufferedClient
 from .pipeline import BatchResult, Incoming, IngestPipeline
 
 log = logging.getLogger("reemploi.ingest")
@@ -74,8 +75,13 @@ def nodelay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def make_client(address: BrokerAddress, client_id: str, **kwargs: Any) -> mqtt.Client:
-    client = mqtt.Client(
+def make_client(
+    address: BrokerAddress, client_id: str, buffered: bool = False, **kwargs: Any
+) -> mqtt.Client:
+    """A paho client set up as every Réemploi program needs it; ``buffered`` reads the
+    socket in large chunks (see mqtt_io.py), for the ingest's heavy inbound stream."""
+    factory = BufferedClient if buffered else mqtt.Client
+    client = factory(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv311,
@@ -118,7 +124,9 @@ class IngestService:
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._conn: Connection | None = None
-        self.client = make_client(address, client_id, clean_session=False, manual_ack=True)
+        self.client = make_client(
+            address, client_id, buffered=True, clean_session=False, manual_ack=True
+        )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
