@@ -24,6 +24,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Connection
 
+from ..db.checkpoint import Checkpointer, is_sqlite
 from .mqtt_io import BufferedClient
 from .pipeline import BatchResult, Incoming, IngestPipeline
 
@@ -124,6 +125,8 @@ class IngestService:
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self._conn: Connection | None = None
+        engine = pipeline.engine
+        self.checkpointer = Checkpointer(engine) if is_sqlite(engine) else None
         self.client = make_client(
             address, client_id, buffered=True, clean_session=False, manual_ack=True
         )
@@ -157,10 +160,14 @@ class IngestService:
     # ------------------------------------------------------------------ writer
 
     def _write_loop(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.start()
         try:
             self._drain()
         finally:
             self._drop_connection()
+            if self.checkpointer is not None:
+                self.checkpointer.stop()
 
     def _drain(self) -> None:
         while True:
