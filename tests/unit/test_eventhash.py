@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +231,20 @@ def test_extension_key_order_never_changes_the_hash(fields: dict[str, str]) -> N
     reversed_order = dict(reversed(list(extensions.items())))
     event = {"type": "ObjectEvent", "action": "ADD"}
     assert event_hash({**event, **extensions}) == event_hash({**event, **reversed_order})
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+    )
+)
+def test_canonical_time_shortcut_agrees_with_the_full_parse(moment: datetime) -> None:
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # the same instant written another way goes through the full parse
+    other = text[:-1] + "+00:00"
+    assert canonical_time(text) == canonical_time(other) == text
+
+
+def test_canonical_shaped_but_impossible_times_stay_as_written() -> None:
+    for text in ("2024-02-30T10:00:00.000Z", "2024-13-01T10:00:00.000Z"):
+        assert canonical_time(text) == text == canonical_time(" " + text + " ")

@@ -156,6 +156,7 @@ _TIME_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
     r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$"
 )
+_CANONICAL_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 _NUMBER_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 
 
@@ -166,6 +167,8 @@ def canonical_time(text: str) -> str:
     Text that is not a date-time is returned unchanged (stripped).
     """
     text = text.strip()
+    if _CANONICAL_TIME_RE.match(text):  # already canonical (what our builders write)
+        return text
     match = _TIME_RE.match(text)
     if match is None:
         return text
