@@ -68,6 +68,7 @@ class _Reader:
         self.stray = 0
         self.last_ack = 0.0
         self.inflight = 0
+        self.timeline: dict[str, list[float]] | None = None  # key → [due, sent, acked]
         self.wake: threading.Condition | None = None
         self.subscribed = threading.Event()
         self.client = make_client(address, f"bench-{tag}-{device}"[:60], clean_session=True)
@@ -97,6 +98,8 @@ class _Reader:
                 return
             self.results[f"{ack.result}/{ack.reason}"] += 1
             self.latencies.append((now - sent[0]) * 1000.0)
+            if self.timeline is not None and ack.key in self.timeline:
+                self.timeline[ack.key][2] = now
             self.last_ack = now
             self.inflight -= 1
         if self.wake is not None:
@@ -121,6 +124,8 @@ class _Reader:
             self.sent[seq] = (reference, scan.key)
             self.inflight += 1
         self.client.publish(self.scan_topic, wire.encode_scan(scan), qos=1)
+        if self.timeline is not None:
+            self.timeline[scan.key] = [reference, time.perf_counter(), 0.0]
 
     def reset(self) -> None:
         with self.lock:
@@ -141,11 +146,26 @@ class Fleet:
     """
 
     def __init__(
-        self, address: BrokerAddress, readers: Sequence[ReaderPlan], tag: str, first_seq: int
+        self,
+        address: BrokerAddress,
+        readers: Sequence[ReaderPlan],
+        tag: str,
+        first_seq: int,
+        trace: bool = False,
     ) -> None:
         self.readers = {
             r.device: _Reader(address, r.device, r.site, tag, first_seq) for r in readers
         }
+        if trace:
+            for reader in self.readers.values():
+                reader.timeline = {}
+
+    def timeline(self) -> dict[str, list[float]]:
+        """With ``trace``: key → [due, sent, acked] (perf_counter) of every scan sent."""
+        merged: dict[str, list[float]] = {}
+        for reader in self.readers.values():
+            merged.update(reader.timeline or {})
+        return merged
 
     def __enter__(self) -> Fleet:
         for reader in self.readers.values():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from _fleet import percentile
+from _trace import render as render_stages
 
 BURST = "burst"
 CEILING = "ceiling"
@@ -62,6 +63,16 @@ def _latency(m: Any | None) -> str:
         return "—"
     lat = m.run.latencies_ms
     return f"{percentile(lat, 50):.2f} / {percentile(lat, 99):.2f}"
+
+
+def _stages(measures: list[Any]) -> list[str]:
+    """With --trace: each traced phase's latency by stage, then a blank line."""
+    out: list[str] = []
+    for m in measures:
+        if m.stages:
+            title = f"Latence par étape / latency by stage — {m.system}, {m.phase}:"
+            out += render_stages(title, m.stages)
+    return [*out, ""] if out else []
 
 
 def _cpu(m: Any | None) -> str:
@@ -129,6 +140,7 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         " CPU per scan, throughput phase:",
         *[f"  {s}: {_cpu(_find(measures, s, BURST))}" for s in systems],
         "",
+        *_stages(measures),
         "Objectifs / targets:",
     ]
     for t in targets(measures):

@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _ceiling import RawCeiling
+from _trace import SutTracer
 
 from reemploi.server.db.engine import make_engine
 from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
@@ -36,6 +37,7 @@ def main() -> int:
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--db", type=Path)
     parser.add_argument("--url")
+    parser.add_argument("--trace", type=Path, help="real: write per-scan stage stamps here")
     args = parser.parse_args()
     address = BrokerAddress(args.host, args.port, False)
     stop = threading.Event()
@@ -54,6 +56,7 @@ def main() -> int:
             client_id=args.client_id,
             batch_max=2000,
         )
+        tracer = SutTracer(service) if args.trace else None
         settle_after_startup()  # as `reemploi-server run` does
         service.start(wait_s=10)
         if not service.connected.is_set():
@@ -63,6 +66,8 @@ def main() -> int:
         stop.wait()
         service.wait_idle(10)
         service.stop()
+        if tracer is not None:
+            tracer.dump(args.trace)
         engine.dispose()
     print("stopped", flush=True)
     return 0

@@ -43,6 +43,7 @@ from _ceiling import ceiling_counts, forget_session  # noqa: E402
 from _cpu import CpuMeter, CpuUse  # noqa: E402
 from _fleet import Fleet, RunResult, percentile  # noqa: E402
 from _report import render_table, targets  # noqa: E402
+from _trace import decompose  # noqa: E402
 from _workload import LedgerCounts, Plan, ledger_counts, make_plan, open_database, stage  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 from support.services import Mosquitto, MosquittoSettings, Postgres  # noqa: E402
@@ -68,6 +69,7 @@ class Measure:
     expected_events: int | None = None
     dead_letters: int = 0
     cpu: CpuUse | None = None  # during the phase's run only
+    stages: dict[str, tuple[float, float, float]] | None = None  # --trace: latency by stage
     problems: list[str] = field(default_factory=list)
 
     def check(self) -> None:
@@ -111,6 +113,7 @@ class Measure:
             "p99_ms": round(percentile(lat, 99), 3),
             "max_ms": round(max(lat), 3) if lat else None,
             "results": dict(self.run.results),
+            "stages_ms_p50_p90_p99": self.stages,
             "cpu_us_per_scan": (
                 dict(
                     zip(
@@ -190,16 +193,23 @@ def run_real(
     phase: Plan,
     drive: Driver,
     first_seq: int,
+    trace_file: Path | None = None,
 ) -> Measure:
     client_id = f"bench-{system}"
     before = ledger_counts(engine)
     url = engine.url.render_as_string(hide_password=False)
-    process = SystemProcess(["real", *_broker_args(address, client_id), "--url", url])
+    args = ["real", *_broker_args(address, client_id), "--url", url]
+    if trace_file is not None:
+        args += ["--trace", str(trace_file)]
+    process = SystemProcess(args)
+    timeline: dict[str, list[float]] = {}
     try:
-        with Fleet(address, phase.readers, system[5:6], first_seq) as fleet:
+        tag = system[5:6]
+        with Fleet(address, phase.readers, tag, first_seq, trace_file is not None) as fleet:
             meter = CpuMeter(process.proc.pid, broker_pid)
             run = drive(fleet)
             cpu = meter.stop()
+            timeline = fleet.timeline()
     finally:
         process.stop()
         forget_session(address, client_id)
@@ -215,6 +225,8 @@ def run_real(
         delta.dead_letters,
         cpu,
     )
+    if trace_file is not None:
+        measure.stages = decompose(timeline, json.loads(trace_file.read_text()))
     measure.check()
     return measure
 
@@ -235,6 +247,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small numbers (smoke test)")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument(
+        "--trace", action="store_true", help="paced phases: latency by stage (real systems)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.scans = min(args.scans, 1000)
@@ -283,8 +298,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"Phase {phase.name} ({phase.scans} lectures)…", flush=True)
                 measures.append(run_ceiling(address, broker.pid, folder, phase, drive, first_seq))
                 for system, engine in engines.items():
+                    traced = args.trace and phase.name != BURST
+                    trace_file = folder / f"trace-{system}-{phase.name}.json" if traced else None
                     measures.append(
-                        run_real(system, engine, address, broker.pid, phase, drive, first_seq)
+                        run_real(
+                            system, engine, address, broker.pid, phase, drive, first_seq, trace_file
+                        )
                     )
             for engine in engines.values():
                 engine.dispose()

@@ -17,7 +17,14 @@ pytestmark = pytest.mark.mosquitto
 def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "ingest.py"), "--quick", "--json", str(out)],
+        [
+            sys.executable,
+            str(REPO / "bench" / "ingest.py"),
+            "--quick",
+            "--trace",
+            "--json",
+            str(out),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -55,6 +62,27 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
     assert all(m["cpu_us_per_scan"]["system"] > 0 for m in burst)
     assert all(m["cpu_us_per_scan"]["readers"] > 0 for m in burst)
     assert "CPU par lecture" in table
+    # --trace: each paced phase of the real system, latency by stage, stamped in two
+    # processes on one clock: every stage is non-negative and within the total
+    traced = [m for m in measures if m["stages_ms_p50_p90_p99"]]
+    assert {(m["system"], m["phase"]) for m in traced} == {
+        ("real-sqlite", "paced-500"),
+        ("real-sqlite", "paced-1000"),
+    }
+    for m in traced:
+        stages = m["stages_ms_p50_p90_p99"]
+        assert set(stages) == {
+            "total",
+            "programmé → envoyé",
+            "envoyé → reçu",
+            "reçu → validé",
+            "validé → publié",
+            "publié → ack lu",
+        }
+        for name, (p50, p90, p99) in stages.items():
+            assert 0 <= p50 <= p90 <= p99, (name, stages)
+            assert p50 <= stages["total"][2], (name, stages)
+    assert "Latence par étape" in table
     names = {t["target"] for t in report["targets"]}
     assert names == {"débit ≥ 0.8× plafond", "p99 ≤ 3.0 ms à 1000/s"}
     assert all(isinstance(t["met"], bool) for t in report["targets"])
