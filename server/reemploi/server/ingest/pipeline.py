@@ -9,7 +9,6 @@ transaction. Acks are returned to the caller, who publishes them only after the 
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from ..db.tables import assets, dead_letters, lot_movements, sightings
 from ..registry import Registry, Site
 from .counters import bump
 from .device_messages import DeviceMessages
+from .event_ids import EVENT_IDS
 from .lots import lot_movement, split_topic
 from .resolve import Resolution, TagResolver, canonical_giai
 from .rules import event_time, tap_step
@@ -450,7 +450,7 @@ class _Batch(DeviceMessages):
             holder_from=Holder(from_org.pgln, from_site.gln),
             holder_to=Holder(org.pgln, to_site.gln),
             read_point=read_point or to_site.gln,
-            event_id="urn:uuid:" + str(uuid.uuid4()),
+            event_id=EVENT_IDS.urn(),
         )
         self.events.append(
             ledger.NewEvent(
