@@ -100,3 +100,28 @@ def test_a_restart_drops_the_buffer_and_parsing_resumes_cleanly(fresh_mosquitto)
         source.loop_stop()
     finally:
         sink.close()
+
+
+def test_packets_queued_together_leave_in_order_in_few_sends(make_mosquitto) -> None:  # type: ignore[no-untyped-def]
+    broker = make_mosquitto(MosquittoSettings(max_queued_messages=0, max_inflight_messages=0))
+    sink = Collector(broker, "plain-sink")
+    sender = make_client(BrokerAddress(broker.host, broker.port, False), "sender", buffered=True)
+    assert isinstance(sender, BufferedClient)
+    sender.connect(broker.host, broker.port, keepalive=30)
+    sender.loop_start()
+    try:
+        sent = [f"ack {i:05d}".encode() * (1 + i % 5) for i in range(4000)]
+        infos = []
+        for start in range(0, len(sent), 500):  # as the ingest writer does, batch by batch
+            with sender.held_wakeups():
+                infos += [sender.publish(TOPIC, p, qos=1) for p in sent[start : start + 500]]
+        for info in infos:
+            info.wait_for_publish(10)
+        sink.wait_for(len(sent))
+        assert sink.payloads == sent
+        assert 0 < sender.socket_writes < len(sent) // 10, sender.socket_writes
+        assert not sender._out_messages  # every PUBACK came back
+    finally:
+        sender.disconnect()
+        sender.loop_stop()
+        sink.close()

@@ -186,6 +186,12 @@ class IngestService:
                 items.append(nxt)
             self._commit(items)
 
+    def _held_wakeups(self) -> contextlib.AbstractContextManager[None]:
+        client = self.client
+        if isinstance(client, BufferedClient):
+            return client.held_wakeups()
+        return contextlib.nullcontext()
+
     def _connection(self) -> Connection:
         """The writer's own connection, kept between batches (no pool round trip per
         batch); dropped and opened again after a failed batch."""
@@ -211,11 +217,12 @@ class IngestService:
                 self._drop_connection()
                 if self._stop.wait(1.0):
                     return
-        for ack in result.acks:
-            self.client.publish(ack.topic, ack.payload, qos=1)
-        for _incoming, mid, qos in items:
-            if qos > 0:
-                self.client.ack(mid, qos)
+        with self._held_wakeups():
+            for ack in result.acks:
+                self.client.publish(ack.topic, ack.payload, qos=1)
+            for _incoming, mid, qos in items:
+                if qos > 0:
+                    self.client.ack(mid, qos)
         self.batches += 1
         self.processed += len(items)
         if self.on_batch is not None:

@@ -1,28 +1,52 @@
-"""A paho client that reads its socket in large chunks.
+"""A paho client that reads and writes its socket in large chunks.
 
 paho-mqtt 2.x reads each incoming packet with several system calls: one byte for the
 packet type, one per byte of the remaining length, then the body. For the ingest, two
 packets arrive per scan (the scan, and the broker's PUBACK of its ack): about seven
-``recv`` calls per scan, measured with ``strace -c`` under ``bench/ingest.py`` — a large
-share of the server's CPU per scan on a small machine.
+``recv`` calls per scan, measured with ``strace -c`` under ``bench/ingest.py``. On the way
+out, each packet is one ``send``, and each packet queued from another thread also writes
+a byte to wake paho's network thread: four more calls per scan (an ack and a PUBACK).
 
-:class:`BufferedClient` keeps paho's parser and state machine untouched and changes only
-where the bytes come from: ``_sock_recv`` serves the parser from a buffer filled by one
-``recv`` of up to 64 KiB, and ``loop_read`` keeps parsing while that buffer holds bytes
-(``select`` cannot see bytes already taken off the socket). The buffer is dropped with
-the socket, so a reconnection never parses stale bytes. Relies on two methods paho has
-had since 1.x (``_sock_recv``, ``_sock_close``); ``tests/server/test_mqtt_io.py`` runs
-it against a real Mosquitto.
+:class:`BufferedClient` keeps paho's parser, state machine and queues untouched and
+changes only how bytes move:
+
+* ``_sock_recv`` serves the parser from a buffer filled by one ``recv`` of up to 64 KiB,
+  and ``loop_read`` keeps parsing while that buffer holds bytes (``select`` cannot see
+  bytes already taken off the socket); the buffer is dropped with the socket, so a
+  reconnection never parses stale bytes;
+* ``_packet_write`` sends a run of queued PUBACKs and QoS 1/2 PUBLISHes — packets with
+  nothing to do once written — in one ``send``; any other packet goes through paho's own
+  path, in order;
+* :meth:`held_wakeups` lets a thread queue many packets (the acks of a batch) and wake
+  the network thread once.
+
+Relies on paho internals present since 1.x (``_sock_recv``, ``_sock_close``,
+``_packet_queue``, ``_packet_write``, ``_out_packet``); ``tests/server/test_mqtt_io.py``
+runs it against a real Mosquitto.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 CHUNK = 64 * 1024
+_PUBLISH = int(mqtt.PUBLISH)
+_PUBACK = int(mqtt.PUBACK)
+
+
+def _plain(packet: dict[str, Any]) -> bool:
+    """A packet with nothing to do once written, not yet partly sent."""
+    if packet["pos"] != 0:
+        return False
+    kind = packet["command"] & 0xF0
+    return bool(kind == _PUBACK or (kind == _PUBLISH and packet["qos"] > 0))
 
 
 class BufferedClient(mqtt.Client):
@@ -30,7 +54,11 @@ class BufferedClient(mqtt.Client):
         super().__init__(*args, **kwargs)
         self._rbuf = b""
         self._rpos = 0
+        self._holding = threading.local()
         self.socket_reads = 0  # recv calls made on the socket (for tests and benchmarks)
+        self.socket_writes = 0  # send calls made for coalesced runs of packets
+
+    # ------------------------------------------------------------------ reading
 
     def buffered(self) -> int:
         """Bytes read from the socket and not yet parsed."""
@@ -59,3 +87,80 @@ class BufferedClient(mqtt.Client):
     def _sock_close(self) -> None:
         self._rbuf, self._rpos = b"", 0
         super()._sock_close()
+
+    # ------------------------------------------------------------------ writing
+
+    @contextlib.contextmanager
+    def held_wakeups(self) -> Iterator[None]:
+        """Packets queued by this thread inside the block wake the network thread once,
+        at the end, instead of once each."""
+        self._holding.on = True
+        try:
+            yield
+        finally:
+            self._holding.on = False
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._sockpairW is not None:
+            with contextlib.suppress(BlockingIOError, OSError):
+                self._sockpairW.send(b"0")
+        self._call_socket_register_write()
+
+    def _packet_queue(
+        self,
+        command: int,
+        packet: bytes | bytearray,
+        mid: int,
+        qos: int,
+        info: mqtt.MQTTMessageInfo | None = None,
+    ) -> MQTTErrorCode:
+        if not getattr(self._holding, "on", False) or self._thread is None:
+            return super()._packet_queue(command, packet, mid, qos, info)
+        self._out_packet.append(
+            {
+                "command": command,
+                "mid": mid,
+                "qos": qos,
+                "pos": 0,
+                "to_process": len(packet),
+                "packet": packet,
+                "info": info,
+            }
+        )
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _packet_write(self) -> MQTTErrorCode:
+        queue = self._out_packet
+        while queue:
+            run: list[Any] = []
+            while queue and _plain(queue[0]):  # type: ignore[arg-type]
+                run.append(queue.popleft())
+            if len(run) < 2:
+                for packet in reversed(run):
+                    queue.appendleft(packet)
+                return super()._packet_write()  # paho's path, one packet at a time
+            data = b"".join(packet["packet"] for packet in run)
+            try:
+                sent = self._sock_send(data)
+            except (AttributeError, ValueError):
+                queue.extendleft(reversed(run))
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+            except BlockingIOError:
+                queue.extendleft(reversed(run))
+                return MQTTErrorCode.MQTT_ERR_AGAIN
+            except OSError:
+                queue.extendleft(reversed(run))
+                return MQTTErrorCode.MQTT_ERR_CONN_LOST
+            self.socket_writes += 1
+            with self._msgtime_mutex:
+                self._last_msg_out = time.monotonic()
+            for index, packet in enumerate(run):
+                size = len(packet["packet"])
+                if sent >= size:
+                    sent -= size
+                    continue
+                packet["pos"], packet["to_process"] = sent, size - sent  # partly sent
+                queue.extendleft(reversed(run[index:]))
+                break
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
