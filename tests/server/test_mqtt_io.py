@@ -27,6 +27,7 @@ class Collector:
         )
         assert isinstance(self.client, BufferedClient)
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.connect(broker.host, broker.port, keepalive=30)
         self.client.loop_start()
@@ -34,8 +35,9 @@ class Collector:
 
     def _on_connect(self, client: mqtt.Client, *_a: Any) -> None:
         client.subscribe(TOPIC, qos=1)
-        time.sleep(0.2)
-        self.connected.set()
+
+    def _on_subscribe(self, *_a: Any) -> None:
+        self.connected.set()  # subscribed: nothing published from now on can be missed
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         with self.lock:

@@ -18,11 +18,13 @@ changes only how bytes move:
   nothing to do once written — in one ``send``; any other packet goes through paho's own
   path, in order;
 * :meth:`held_wakeups` lets a thread queue many packets (the acks of a batch) and wake
-  the network thread once.
+  the network thread once;
+* an MQTT 3.1.1 PUBACK, when no ``on_publish`` callback is set, is read as its two-byte
+  message id, without building MQTT 5 reason-code and property objects nobody reads.
 
 Relies on paho internals present since 1.x (``_sock_recv``, ``_sock_close``,
-``_packet_queue``, ``_packet_write``, ``_out_packet``); ``tests/server/test_mqtt_io.py``
-runs it against a real Mosquitto.
+``_packet_queue``, ``_packet_write``, ``_out_packet``, ``_handle_pubackcomp``);
+``tests/server/test_mqtt_io.py`` runs it against a real Mosquitto.
 """
 
 from __future__ import annotations
@@ -34,11 +36,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 CHUNK = 64 * 1024
 _PUBLISH = int(mqtt.PUBLISH)
 _PUBACK = int(mqtt.PUBACK)
+_PUBACK_OK = ReasonCode(PacketTypes.PUBACK)
+_NO_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
 
 
 def _plain(packet: dict[str, Any]) -> bool:
@@ -163,4 +170,21 @@ class BufferedClient(mqtt.Client):
                 packet["pos"], packet["to_process"] = sent, size - sent  # partly sent
                 queue.extendleft(reversed(run[index:]))
                 break
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    # ------------------------------------------------------------------ PUBACK
+
+    def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
+        body = self._in_packet["packet"]
+        if (
+            cmd != "PUBACK"
+            or self._protocol == MQTTProtocolVersion.MQTTv5
+            or len(body) != 2
+            or self.on_publish is not None
+        ):
+            return super()._handle_pubackcomp(cmd)
+        mid = (body[0] << 8) | body[1]
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                return self._do_on_publish(mid, _PUBACK_OK, _NO_PROPERTIES)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
