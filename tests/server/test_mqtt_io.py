@@ -127,3 +127,33 @@ def test_packets_queued_together_leave_in_order_in_few_sends(make_mosquitto) -> 
         sender.disconnect()
         sender.loop_stop()
         sink.close()
+
+
+def test_per_topic_callbacks_still_route_by_topic(mosquitto) -> None:  # type: ignore[no-untyped-def]
+    got: dict[str, list[bytes]] = {"filtered": [], "other": []}
+    ready = threading.Event()
+    client = make_client(
+        BrokerAddress(mosquitto.host, mosquitto.port, False), "routing", buffered=True
+    )
+    client.message_callback_add(
+        "reemploi/v1/+/+/status", lambda _c, _u, m: got["filtered"].append(bytes(m.payload))
+    )
+    client.on_message = lambda _c, _u, m: got["other"].append(bytes(m.payload))
+    client.on_connect = lambda c, *_a: c.subscribe("reemploi/v1/#", qos=1)
+    client.on_subscribe = lambda *_a: ready.set()
+    client.connect(mosquitto.host, mosquitto.port, keepalive=30)
+    client.loop_start()
+    source = _publisher(mosquitto, "routing-source")
+    try:
+        assert ready.wait(10)
+        source.publish("reemploi/v1/s/d/status", b"status", qos=1).wait_for_publish(10)
+        source.publish(TOPIC, b"scan", qos=1).wait_for_publish(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(got["filtered"]) + len(got["other"]) < 2:
+            time.sleep(0.02)
+        assert got == {"filtered": [b"status"], "other": [b"scan"]}
+    finally:
+        source.disconnect()
+        source.loop_stop()
+        client.disconnect()
+        client.loop_stop()

@@ -20,10 +20,13 @@ changes only how bytes move:
 * :meth:`held_wakeups` lets a thread queue many packets (the acks of a batch) and wake
   the network thread once;
 * an MQTT 3.1.1 PUBACK, when no ``on_publish`` callback is set, is read as its two-byte
-  message id, without building MQTT 5 reason-code and property objects nobody reads.
+  message id, without building MQTT 5 reason-code and property objects nobody reads;
+* with no per-topic callback (``message_callback_add``), a message goes straight to
+  ``on_message`` instead of through the topic matcher first.
 
 Relies on paho internals present since 1.x (``_sock_recv``, ``_sock_close``,
-``_packet_queue``, ``_packet_write``, ``_out_packet``, ``_handle_pubackcomp``);
+``_packet_queue``, ``_packet_write``, ``_out_packet``, ``_handle_pubackcomp``,
+``_handle_on_message``);
 ``tests/server/test_mqtt_io.py`` runs it against a real Mosquitto.
 """
 
@@ -64,6 +67,7 @@ class BufferedClient(mqtt.Client):
         self._holding = threading.local()
         self.socket_reads = 0  # recv calls made on the socket (for tests and benchmarks)
         self.socket_writes = 0  # send calls made for coalesced runs of packets
+        self._filtered = False  # a per-topic callback was added
 
     # ------------------------------------------------------------------ reading
 
@@ -188,3 +192,24 @@ class BufferedClient(mqtt.Client):
             if mid in self._out_messages:
                 return self._do_on_publish(mid, _PUBACK_OK, _NO_PROPERTIES)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    # ------------------------------------------------------------------ delivery
+
+    def message_callback_add(self, sub: str, callback: Any) -> None:
+        self._filtered = True
+        super().message_callback_add(sub, callback)
+
+    def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
+        if self._filtered:
+            super()._handle_on_message(message)
+            return
+        on_message = self.on_message
+        if on_message is None:
+            return
+        with self._in_callback_mutex:
+            try:
+                on_message(self, self._userdata, message)
+            except Exception as err:
+                self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                if not self.suppress_exceptions:
+                    raise
