@@ -248,3 +248,40 @@ def test_canonical_time_shortcut_agrees_with_the_full_parse(moment: datetime) ->
 def test_canonical_shaped_but_impossible_times_stay_as_written() -> None:
     for text in ("2024-02-30T10:00:00.000Z", "2024-13-01T10:00:00.000Z"):
         assert canonical_time(text) == text == canonical_time(" " + text + " ")
+
+
+_ids = st.sampled_from(
+    [
+        "https://id.gs1.org/414/9521234000037",
+        "urn:epc:id:sgln:952123.00002.0",
+        " urn:epc:id:pgln:952123.00001 ",
+        "https://example.org/site/1",
+        "12.50",
+    ]
+)
+_kinds = st.sampled_from(["owning_party", "possessing_party", "location", "urn:x:other"])
+
+
+@given(
+    key=st.sampled_from(["readPoint", "bizLocation", "sourceList", "destinationList"]),
+    ident=_ids,
+    items=st.lists(st.tuples(_kinds, _ids), max_size=4),
+    extra=st.booleans(),
+)
+def test_remembered_fields_equal_the_computed_ones(
+    key: str, ident: str, items: list[tuple[str, str]], extra: bool
+) -> None:
+    from reemploi.domain.eventhash import DEFAULT_NAMESPACES, _Canonicaliser
+
+    canon = _Canonicaliser(dict(DEFAULT_NAMESPACES))
+    value: Any
+    if key in ("readPoint", "bizLocation"):
+        value = {"id": ident, **({"example:floor": "2"} if extra else {})}
+    else:
+        inner = "source" if key == "sourceList" else "destination"
+        value = [{"type": kind, inner: target} for kind, target in items]
+        if extra and value:
+            value[0]["example:note"] = "x"  # not a plain shape: never remembered
+    expected = canon.field_text(key, copy.deepcopy(value))
+    assert canon.field(key, value) == expected  # first time: computed (and remembered)
+    assert canon.field(key, value) == expected  # second time: remembered or computed

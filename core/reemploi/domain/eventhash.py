@@ -333,6 +333,19 @@ class _Canonicaliser:
         return out + self.extensions(rest)
 
     def field(self, key: str, value: Any) -> str:
+        """:meth:`field_text`, remembered for the plain shapes that repeat from one event
+        to the next (a location ``{"id": …}``, a list of typed sources or destinations)."""
+        shape = _plain_shape(key, value)
+        if shape is None:
+            return self.field_text(key, value)
+        found = _FIELD_CACHE.get(shape)
+        if found is None:
+            if len(_FIELD_CACHE) >= _FIELD_CACHE_MAX:
+                _FIELD_CACHE.clear()
+            found = _FIELD_CACHE[shape] = self.field_text(key, value)
+        return found
+
+    def field_text(self, key: str, value: Any) -> str:
         if key in _EPC_LISTS:
             return key + "".join(sorted(f"epc={canonical_value(epc)}" for epc in value))
         if key in _QUANTITY_LISTS:
@@ -375,6 +388,33 @@ class _Canonicaliser:
         rest = ((k, v) for k, v in event.items() if k not in _IGNORED and k not in _CANONICAL_ORDER)
         out.append(self.extensions(rest))
         return "".join(out)
+
+
+_FIELD_CACHE: dict[tuple[str, ...], str] = {}
+_FIELD_CACHE_MAX = 4096
+_TYPED_LISTS = {"sourceList": "source", "destinationList": "destination"}
+
+
+def _plain_shape(key: str, value: Any) -> tuple[str, ...] | None:
+    """A hashable stand-in for ``value`` when its canonical text depends on nothing else
+    (no extension, so no namespace): ``{"id": str}`` under readPoint / bizLocation, or a
+    list of ``{"type": str, <source|destination>: str}``. None for any other shape."""
+    if key in ("readPoint", "bizLocation"):
+        if type(value) is dict and len(value) == 1 and type(value.get("id")) is str:
+            return (key, value["id"])
+        return None
+    inner = _TYPED_LISTS.get(key)
+    if inner is None or type(value) is not list:
+        return None
+    shape = [key]
+    for item in value:
+        if type(item) is not dict or len(item) != 2:
+            return None
+        kind, target = item.get("type"), item.get(inner)
+        if type(kind) is not str or type(target) is not str:
+            return None
+        shape += (kind, target)
+    return tuple(shape)
 
 
 def _sensor_leaf(key: str, value: Any) -> str:
