@@ -23,9 +23,8 @@ class Collector:
         self.connected = threading.Event()
         self.lock = threading.Lock()
         self.client = make_client(
-            BrokerAddress(broker.host, broker.port, False), client_id, buffered=True
+            BrokerAddress(broker.host, broker.port, False), client_id, BufferedClient
         )
-        assert isinstance(self.client, BufferedClient)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
@@ -73,9 +72,9 @@ def test_burst_arrives_whole_and_in_order_from_few_socket_reads(make_mosquitto) 
             info.wait_for_publish(10)
         sink.wait_for(len(sent))
         assert sink.payloads == sent
-        reads = sink.client.socket_reads  # type: ignore[attr-defined]
+        reads = sink.client.socket_reads
         assert reads < len(sent) // 4, reads  # paho alone: about three per message
-        assert sink.client.buffered() == 0  # type: ignore[attr-defined]
+        assert sink.client.buffered() == 0
     finally:
         source.disconnect()
         source.loop_stop()
@@ -107,8 +106,7 @@ def test_a_restart_drops_the_buffer_and_parsing_resumes_cleanly(fresh_mosquitto)
 def test_packets_queued_together_leave_in_order_in_few_sends(make_mosquitto) -> None:  # type: ignore[no-untyped-def]
     broker = make_mosquitto(MosquittoSettings(max_queued_messages=0, max_inflight_messages=0))
     sink = Collector(broker, "plain-sink")
-    sender = make_client(BrokerAddress(broker.host, broker.port, False), "sender", buffered=True)
-    assert isinstance(sender, BufferedClient)
+    sender = make_client(BrokerAddress(broker.host, broker.port, False), "sender", BufferedClient)
     sender.connect(broker.host, broker.port, keepalive=30)
     sender.loop_start()
     try:
@@ -133,7 +131,7 @@ def test_per_topic_callbacks_still_route_by_topic(mosquitto) -> None:  # type: i
     got: dict[str, list[bytes]] = {"filtered": [], "other": []}
     ready = threading.Event()
     client = make_client(
-        BrokerAddress(mosquitto.host, mosquitto.port, False), "routing", buffered=True
+        BrokerAddress(mosquitto.host, mosquitto.port, False), "routing", BufferedClient
     )
     client.message_callback_add(
         "reemploi/v1/+/+/status", lambda _c, _u, m: got["filtered"].append(bytes(m.payload))

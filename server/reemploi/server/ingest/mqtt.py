@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, overload
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
@@ -76,12 +76,22 @@ def nodelay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+_C = TypeVar("_C", bound=mqtt.Client)
+
+
+@overload
+def make_client(address: BrokerAddress, client_id: str, **kwargs: Any) -> mqtt.Client: ...
+
+
+@overload
+def make_client(address: BrokerAddress, client_id: str, factory: type[_C], **kwargs: Any) -> _C: ...
+
+
 def make_client(
-    address: BrokerAddress, client_id: str, buffered: bool = False, **kwargs: Any
-) -> mqtt.Client:
-    """A paho client set up as every Réemploi program needs it; ``buffered`` reads the
-    socket in large chunks (see mqtt_io.py), for the ingest's heavy inbound stream."""
-    factory = BufferedClient if buffered else mqtt.Client
+    address: BrokerAddress, client_id: str, factory: type[Any] = mqtt.Client, **kwargs: Any
+) -> Any:
+    """A paho client (of class ``factory``) set up as every Réemploi program needs it; the
+    ingest passes :class:`BufferedClient` (mqtt_io.py) for its heavy traffic."""
     client = factory(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
@@ -129,7 +139,7 @@ class IngestService:
         engine = pipeline.engine
         self.checkpointer = Checkpointer(engine) if is_sqlite(engine) else None
         self.client = make_client(
-            address, client_id, buffered=True, clean_session=False, manual_ack=True
+            address, client_id, BufferedClient, clean_session=False, manual_ack=True
         )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -187,12 +197,6 @@ class IngestService:
                 items.append(nxt)
             self._commit(items)
 
-    def _held_wakeups(self) -> contextlib.AbstractContextManager[None]:
-        client = self.client
-        if isinstance(client, BufferedClient):
-            return client.held_wakeups()
-        return contextlib.nullcontext()
-
     def _connection(self) -> Connection:
         """The writer's own connection, kept between batches (no pool round trip per
         batch); dropped and opened again after a failed batch."""
@@ -218,7 +222,7 @@ class IngestService:
                 self._drop_connection()
                 if self._stop.wait(1.0):
                     return
-        with self._held_wakeups():
+        with self.client.held_wakeups():
             for ack in result.acks:
                 self.client.publish(ack.topic, ack.payload, qos=1)
             for _incoming, mid, qos in items:

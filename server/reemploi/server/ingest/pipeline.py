@@ -122,13 +122,12 @@ class IngestPipeline:
     def process(self, batch: Sequence[Incoming], conn: Connection | None = None) -> BatchResult:
         """One transaction for ``batch``: on ``conn`` when given (a long-lived writer
         connection, outside any transaction), else on a connection from the pool."""
-        result = _Batch(self, batch)
         if conn is None:
-            with self.engine.begin() as fresh:
-                result.run(fresh)
-        else:
-            with conn.begin():
-                result.run(conn)
+            with self.engine.connect() as fresh:
+                return self.process(batch, fresh)
+        result = _Batch(self, batch)
+        with conn.begin():
+            result.run(conn)
         return result.out
 
 
