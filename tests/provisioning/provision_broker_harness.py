@@ -13,12 +13,27 @@ from support.processes import (
     ServiceProcess,
     chown_tree,
     find_program,
+    free_port,
+    make_service_folder,
     port_accepts,
     running_as_root,
     system_user_exists,
 )
 
 from reemploi.provisioning.registry import ProvisioningState
+
+
+def new_state(prefix: str) -> ProvisioningState:
+    """A fresh installation in a private folder (``state.folder``): CA and broker for
+    ``https://reemploi.test`` on localhost, TLS and plain listeners on free ports."""
+    state = ProvisioningState(make_service_folder(prefix))
+    state.init(
+        "https://reemploi.test",
+        ["localhost", "127.0.0.1"],
+        tls_port=free_port(),
+        plain_port=free_port(),
+    )
+    return state
 
 
 class GeneratedBroker:

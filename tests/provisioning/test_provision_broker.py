@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from provision_broker_harness import GeneratedBroker
-from support.processes import free_port, make_service_folder
+from provision_broker_harness import GeneratedBroker, new_state
 
 from reemploi.protocol.wire import Report, Scan, encode_report, encode_scan, topic
 from reemploi.provisioning.registry import PLATFORM_USER, ProvisioningState
@@ -42,14 +41,8 @@ def _password(state: ProvisioningState, device: str) -> str:
 
 @pytest.fixture
 def state() -> Iterator[ProvisioningState]:
-    folder = make_service_folder("provision")
-    provisioning = ProvisioningState(folder)
-    provisioning.init(
-        "https://reemploi.test",
-        ["localhost", "127.0.0.1"],
-        tls_port=free_port(),
-        plain_port=free_port(),
-    )
+    provisioning = new_state("provision")
+    folder = provisioning.folder
     provisioning.enroll("lecteur-a", "site-1")
     provisioning.enroll("lecteur-b", "site-1")
     yield provisioning

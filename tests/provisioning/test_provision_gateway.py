@@ -18,10 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from provision_broker_harness import GeneratedBroker
+from provision_broker_harness import GeneratedBroker, new_state
 from support.mosquitto import Mosquitto
 from support.mqtt_probe import MqttProbe
-from support.processes import free_port, make_service_folder
 
 from reemploi.protocol.gateway_msgs import (
     GATEWAY_KINDS,
@@ -77,14 +76,8 @@ def lot_message(gateway: str = GATEWAY, seq: int = 1) -> bytes:
 
 @pytest.fixture
 def state() -> Iterator[ProvisioningState]:
-    folder = make_service_folder("provision-gw")
-    provisioning = ProvisioningState(folder)
-    provisioning.init(
-        "https://reemploi.test",
-        ["localhost", "127.0.0.1"],
-        tls_port=free_port(),
-        plain_port=free_port(),
-    )
+    provisioning = new_state("provision-gw")
+    folder = provisioning.folder
     provisioning.enroll("lecteur-a", "site-1")
     provisioning.enroll("lecteur-c", "site-2")
     # Certificates where the test can reach them, as --install-dir does on a real box.

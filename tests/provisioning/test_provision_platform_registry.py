@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from provision_broker_harness import GeneratedBroker
+from provision_broker_harness import GeneratedBroker, new_state
 from sqlalchemy import Engine, select, text
-from support.processes import free_port, make_service_folder
+from support.processes import free_port
 
 from reemploi.domain.digital_link import giai_uri
 from reemploi.protocol import wire
@@ -67,14 +67,8 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
 
 @pytest.fixture
 def state() -> Iterator[ProvisioningState]:
-    folder = make_service_folder("provision-db")
-    provisioning = ProvisioningState(folder)
-    provisioning.init(
-        "https://reemploi.test",
-        ["localhost", "127.0.0.1"],
-        tls_port=free_port(),
-        plain_port=free_port(),
-    )
+    provisioning = new_state("provision-db")
+    folder = provisioning.folder
     yield provisioning
     shutil.rmtree(folder, ignore_errors=True)
 
