@@ -114,7 +114,6 @@ sightings = Table(
     Column("reason", String(40), nullable=True),
     Column("event_position", Integer, nullable=True),
     Column("anomaly", String(40), nullable=True),
-    UniqueConstraint("key", name="uq_sightings_key"),
     UniqueConstraint("device_id", "seq", name="uq_sightings_device_seq"),
     Index("ix_sightings_asset", "asset_id"),
 )

@@ -247,37 +247,36 @@ class _Batch(DeviceMessages):
     # ------------------------------------------------------------------ scans
 
     def scans(self, conn: Connection, scans: list[tuple[Incoming, str, wire.Scan]]) -> None:
-        keys = {scan.key for _, _, scan in scans}
+        # A scan's key is the digest of (device, seq, kind, data), checked on decoding:
+        # the sighting stored under (device, seq), if any, tells a duplicate (same key)
+        # from a replayed sequence number (other key). One query: runs of each device's
+        # sequence numbers (a superset of the batch's pairs: a few index range scans on
+        # (device_id, seq) instead of one probe per scan).
         pairs = {(scan.device, scan.seq) for _, _, scan in scans}
-        seen_keys: dict[str, tuple[str, str | None]] = {}
-        taken_pairs: set[tuple[str, int]] = set()
-        key_list, params = in_list("k", keys)
-        # one query: the batch's keys, and runs of each device's sequence numbers (a
-        # superset of its (device, seq) pairs: a few index range scans instead of one
-        # probe per device × seq)
-        ranges = []
+        stored: dict[tuple[str, int], tuple[str, str, str | None]] = {}
+        ranges: list[str] = []
+        params: dict[str, Any] = {}
         for i, (device, low, high) in enumerate(seq_runs(pairs)):
             ranges.append(f"(device_id = :d{i} AND seq BETWEEN :lo{i} AND :hi{i})")
             params.update({f"d{i}": device, f"lo{i}": low, f"hi{i}": high})
         for key, device, seq, result, reason in self.fast(conn).rows(
             "SELECT key, device_id, seq, result, reason FROM sightings "
-            f"WHERE key IN ({key_list}) OR {' OR '.join(ranges)}",
+            f"WHERE {' OR '.join(ranges)}",
             params,
         ):
-            if key in keys:
-                seen_keys[key] = (result, reason)
-            if (device, int(seq)) in pairs:
-                taken_pairs.add((device, int(seq)))
+            pair = (device, int(seq))
+            if pair in pairs:
+                stored[pair] = (key, result, reason)
         self.prefetch_assets(conn, [scan for _, _, scan in scans])
         for msg, site, scan in scans:
-            previous = seen_keys.get(scan.key)
-            if previous is not None:
+            previous = stored.get((scan.device, scan.seq))
+            if previous is not None and previous[0] == scan.key:
                 self.count("duplicate")
                 self.ack(
-                    site, scan.device, wire.Ack(scan.seq, scan.key, previous[0], previous[1], True)
+                    site, scan.device, wire.Ack(scan.seq, scan.key, previous[1], previous[2], True)
                 )
                 continue
-            if (scan.device, scan.seq) in taken_pairs:
+            if previous is not None:
                 self.dead(
                     msg,
                     "replayed_seq",
@@ -291,8 +290,7 @@ class _Batch(DeviceMessages):
                 )
                 continue
             result, reason = self.one_scan(conn, msg, site, scan)
-            seen_keys[scan.key] = (result, reason)
-            taken_pairs.add((scan.device, scan.seq))
+            stored[(scan.device, scan.seq)] = (scan.key, result, reason)
             self.ack(site, scan.device, wire.Ack(scan.seq, scan.key, result, reason))
 
     def prefetch_assets(self, conn: Connection, scans: list[wire.Scan]) -> None:

@@ -1,0 +1,97 @@
+"""The migrations build exactly the schema the code declares (``db/tables.py``,
+``db/market_tables.py``), on SQLite and PostgreSQL, and the newest one keeps every
+sighting both ways."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import insert, inspect, select
+
+from reemploi.server.db import market_tables  # noqa: F401  (its tables join the metadata)
+from reemploi.server.db.engine import alembic_config, make_engine, migrate
+from reemploi.server.db.tables import metadata, sightings
+from reemploi.server.registry import (
+    Device,
+    Organisation,
+    Site,
+    add_device,
+    add_organisation,
+    add_site,
+)
+
+
+def test_migrated_schema_matches_the_declared_tables(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        migrate(engine)
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+    finally:
+        engine.dispose()
+
+
+def _unique_sets(engine_url: str) -> list[list[str]]:
+    engine = make_engine(engine_url)
+    try:
+        found = inspect(engine).get_unique_constraints("sightings")
+        return sorted(sorted(c["column_names"]) for c in found)
+    finally:
+        engine.dispose()
+
+
+def test_sightings_key_index_dropped_and_restored_with_the_data(database_url: str) -> None:
+    engine = make_engine(database_url)
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    try:
+        migrate(engine)
+        with engine.begin() as conn:
+            add_organisation(conn, Organisation("org", "0614141000005", "Org", "collectivite"))
+            add_site(
+                conn,
+                Site(
+                    "site",
+                    "0614141000012",
+                    "Site",
+                    "collection_point",
+                    "org",
+                    "Grenoble",
+                    45.2,
+                    5.7,
+                ),
+            )
+            add_device(conn, Device("reader-1", "site", "reader", None, False))
+            conn.execute(
+                insert(sightings),
+                [
+                    {
+                        "key": f"{seq:032x}",
+                        "device_id": "reader-1",
+                        "seq": seq,
+                        "site_id": "site",
+                        "kind": "uid",
+                        "data": "04a1b2c3d4e5f6",
+                        "received_at": datetime(2026, 11, 29, tzinfo=UTC),
+                        "result": "accepted",
+                    }
+                    for seq in range(3)
+                ],
+            )
+        assert _unique_sets(database_url) == [["device_id", "seq"]]
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0006_market_signup")
+        assert _unique_sets(database_url) == [["device_id", "seq"], ["key"]]
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        assert _unique_sets(database_url) == [["device_id", "seq"]]
+        with engine.connect() as conn:
+            keys = conn.execute(select(sightings.c.key).order_by(sightings.c.seq)).scalars()
+            assert list(keys) == [f"{seq:032x}" for seq in range(3)]
+    finally:
+        engine.dispose()
