@@ -27,9 +27,33 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
 
 
+def tree_cpu_seconds(pid: int | None) -> float:
+    """:func:`cpu_seconds` of ``pid`` and of every process descended from it (the real
+    system's ledger writer runs in a child process)."""
+    if pid is None:
+        return 0.0
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += cpu_seconds(current)
+        todo.extend(parents.get(current, ()))
+    return total
+
+
 @dataclass(frozen=True)
 class CpuUse:
-    """CPU seconds over one phase: system under test, simulated readers, broker."""
+    """CPU seconds over one phase: system under test (with its child processes),
+    simulated readers, broker."""
 
     system: float
     readers: float
@@ -45,9 +69,13 @@ class CpuMeter:
 
     def __init__(self, system_pid: int | None, broker_pid: int | None) -> None:
         self.pids = (system_pid, os.getpid(), broker_pid)
-        self.start = tuple(cpu_seconds(pid) for pid in self.pids)
+        self.start = self._read()
+
+    def _read(self) -> tuple[float, float, float]:
+        system, readers, broker = self.pids
+        return (tree_cpu_seconds(system), cpu_seconds(readers), cpu_seconds(broker))
 
     def stop(self) -> CpuUse:
-        end = [cpu_seconds(pid) for pid in self.pids]
+        end = self._read()
         system, readers, broker = (e - s for e, s in zip(end, self.start, strict=True))
         return CpuUse(system, readers, broker)

@@ -127,6 +127,7 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         "",
         "Ingestion durable / durable ingest — lecture → Mosquitto → registre → ack",
         f"{context['readers']} lecteurs, QoS 1, TCP_NODELAY ; {context['broker']} ;"
+        f" écriture du registre / ledger writer : {context.get('writer', 'process')} ;"
         f" {context['machine']} ; {context['when']}",
         "",
         line(head),

@@ -25,6 +25,7 @@ from _trace import SutTracer
 from reemploi.server.db.engine import make_engine
 from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
 from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline
+from reemploi.server.ingest.writer import ProcessWriter, WriterSpec
 from reemploi.server.registry import Registry
 from reemploi.server.runtime import settle_after_startup
 
@@ -37,6 +38,12 @@ def main() -> int:
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--db", type=Path)
     parser.add_argument("--url")
+    parser.add_argument(
+        "--writer",
+        choices=("process", "local"),
+        default="process",
+        help="real: ledger writer in a process of its own (as deployed) or in this one",
+    )
     parser.add_argument("--trace", type=Path, help="real: write per-scan stage stamps here")
     args = parser.parse_args()
     address = BrokerAddress(args.host, args.port, False)
@@ -50,8 +57,13 @@ def main() -> int:
         ceiling.stop()
     else:
         engine = make_engine(args.url, "FULL")
+        writer: IngestPipeline | ProcessWriter = (
+            ProcessWriter(WriterSpec(args.url, "FULL", IngestOptions()))
+            if args.writer == "process"
+            else IngestPipeline(engine, Registry(), IngestOptions())
+        )
         service = IngestService(
-            IngestPipeline(engine, Registry(), IngestOptions()),
+            writer,
             address,
             client_id=args.client_id,
             batch_max=2000,

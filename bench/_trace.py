@@ -5,7 +5,8 @@ two processes (Linux: one monotonic clock for the whole machine):
 
 * *programmé → envoyé* — the paced sender's own lag (measuring process);
 * *envoyé → reçu* — broker, then the system's MQTT thread (until its ``on_message``);
-* *reçu → validé* — waiting for the writer, then the batch's transaction and commit;
+* *reçu → validé* — waiting for the writer, then the batch's transaction and commit
+  (with a writer process: the round trip to it included);
 * *validé → publié* — acks handed to the client and PUBACKs sent;
 * *publié → ack lu* — broker, then the reader's MQTT thread.
 """
@@ -21,7 +22,7 @@ from _fleet import percentile
 
 from reemploi.protocol import wire
 from reemploi.server.ingest.mqtt import IngestService
-from reemploi.server.ingest.pipeline import BatchResult, Incoming
+from reemploi.server.ingest.pipeline import BatchResult
 
 STAGES = (
     "programmé → envoyé",
@@ -40,8 +41,8 @@ class SutTracer:
         self.stamps: dict[str, list[float]] = {}  # key → [received, committed, published]
         self._receive: Any = service.client.on_message
         service.client.on_message = self._on_message
-        self._process = service.pipeline.process
-        service.pipeline.process = self._process_batch  # type: ignore[method-assign,assignment]
+        self._collect = service.writer.collect
+        service.writer.collect = self._collected  # type: ignore[method-assign]
         service.on_batch = self._on_batch
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
@@ -50,8 +51,8 @@ class SutTracer:
             self.stamps[key] = [time.perf_counter(), 0.0, 0.0]
         self._receive(client, userdata, msg)
 
-    def _process_batch(self, batch: list[Incoming], conn: Any = None) -> BatchResult:
-        result = self._process(batch, conn)
+    def _collected(self) -> BatchResult:
+        result = self._collect()
         now = time.perf_counter()
         for key in _ack_keys(result):
             if key in self.stamps:

@@ -194,11 +194,12 @@ def run_real(
     drive: Driver,
     first_seq: int,
     trace_file: Path | None = None,
+    writer: str = "process",
 ) -> Measure:
     client_id = f"bench-{system}"
     before = ledger_counts(engine)
     url = engine.url.render_as_string(hide_password=False)
-    args = ["real", *_broker_args(address, client_id), "--url", url]
+    args = ["real", *_broker_args(address, client_id), "--url", url, "--writer", writer]
     if trace_file is not None:
         args += ["--trace", str(trace_file)]
     process = SystemProcess(args)
@@ -247,6 +248,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small numbers (smoke test)")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument(
+        "--writer",
+        choices=("process", "local"),
+        default="process",
+        help="real system: ledger writer in a process of its own (as deployed) or not",
+    )
     parser.add_argument(
         "--trace", action="store_true", help="paced phases: latency by stage (real systems)"
     )
@@ -302,7 +309,15 @@ def main(argv: list[str] | None = None) -> int:
                     trace_file = folder / f"trace-{system}-{phase.name}.json" if traced else None
                     measures.append(
                         run_real(
-                            system, engine, address, broker.pid, phase, drive, first_seq, trace_file
+                            system,
+                            engine,
+                            address,
+                            broker.pid,
+                            phase,
+                            drive,
+                            first_seq,
+                            trace_file,
+                            args.writer,
                         )
                     )
             for engine in engines.values():
@@ -318,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "rates": rates,
         "paced_seconds": args.paced_seconds,
         "first_share": args.first_share,
+        "writer": args.writer,
         "broker": "mosquitto, max_queued_messages 0, max_inflight_messages 0, set_tcp_nodelay",
         "machine": f"{platform.machine()}, {_cores()} cœurs, Python {platform.python_version()}",
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),

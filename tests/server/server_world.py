@@ -12,6 +12,7 @@ from reemploi.server.db.engine import migrate
 from reemploi.server.demo.territory import load_territory
 from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
 from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline
+from reemploi.server.ingest.writer import ProcessWriter, WriterSpec
 from reemploi.server.registry import (
     Declaration,
     Registry,
@@ -57,9 +58,19 @@ def load_world(engine: Engine) -> World:
 _ids = iter(range(1, 10**6))
 
 
-def start_ingest(engine: Engine, host: str, port: int) -> IngestService:
+def start_ingest(engine: Engine, host: str, port: int, writer: str = "local") -> IngestService:
+    """The real ingest; ``writer="process"`` writes the ledger from a writer process
+    (as ``reemploi-server run`` does), ``"local"`` from a thread of this one."""
+    options = IngestOptions()
+    batches: IngestPipeline | ProcessWriter = (
+        ProcessWriter(
+            WriterSpec(engine.url.render_as_string(hide_password=False), "FULL", options, 0.0)
+        )
+        if writer == "process"
+        else IngestPipeline(engine, Registry(ttl_s=0.0), options)
+    )
     service = IngestService(
-        IngestPipeline(engine, Registry(ttl_s=0.0), IngestOptions()),
+        batches,
         BrokerAddress(host, port, tls=False),
         client_id=f"server-test-{next(_ids)}",
     )

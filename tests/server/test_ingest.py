@@ -22,6 +22,7 @@ from reemploi.server.db.tables import (
     sightings,
 )
 from reemploi.server.ingest.mqtt import IngestService
+from reemploi.server.ingest.writer import LocalWriter
 from reemploi.server.ledger import verify
 
 COUNTER = ("cp-grenoble-hdv", "cp-grenoble-hdv-comptoir")
@@ -30,9 +31,11 @@ LAPTOP_URI = f"{RESOLVER}/8004/{LAPTOP_GIAI}"
 SCREEN_URI = f"{RESOLVER}/8004/{SCREEN_GIAI}"
 
 
-@pytest.fixture
-def ingest(world: World, mosquitto) -> Iterator[IngestService]:  # type: ignore[no-untyped-def]
-    service = start_ingest(world.engine, mosquitto.host, mosquitto.port)
+@pytest.fixture(params=["local", "process"])
+def ingest(world: World, mosquitto, request: pytest.FixtureRequest) -> Iterator[IngestService]:  # type: ignore[no-untyped-def]
+    """Every behaviour below, with the ledger written from this process and from a
+    writer process."""
+    service = start_ingest(world.engine, mosquitto.host, mosquitto.port, request.param)
     yield service
     service.stop()
 
@@ -280,6 +283,7 @@ def test_status_updates_device_and_last_will_marks_it_offline(
     assert not online
 
 
+@pytest.mark.parametrize("ingest", ["local"], indirect=True)
 def test_writer_keeps_one_connection_and_opens_a_new_one_after_a_failed_batch(
     world: World, ingest: IngestService, counter: TestReader
 ) -> None:
@@ -297,7 +301,8 @@ def test_writer_keeps_one_connection_and_opens_a_new_one_after_a_failed_batch(
         assert len(checkouts) <= 1  # two batches, at most one pool checkout (none if held)
         # the database connection breaks under the writer: the batch is kept, retried on
         # a new connection, and acked once
-        held = ingest._conn
+        assert isinstance(ingest.writer, LocalWriter)
+        held = ingest.writer._conn
         assert held is not None
         held.connection.driver_connection.close()  # type: ignore[union-attr]
         before = len(checkouts)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +29,11 @@ class ServerSettings(BaseSettings):
     clock_tolerance_s: int = Field(default=300, description="device clock ahead of ours")
     clock_max_age_s: int = Field(default=7 * 24 * 3600, description="oldest plausible tap")
     ingest_batch_max: int = 2000
+    ingest_writer: Literal["process", "local"] = Field(
+        default="process",
+        description="process: the ledger is written from a process of its own (the MQTT side"
+        " and the web app keep this one); local: from a thread of this process",
+    )
     sun_meta_read_key: SecretStr | None = Field(
         default=None, description="NTAG 424 DNA SDMMetaReadKey, 32 hex characters"
     )

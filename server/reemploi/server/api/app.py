@@ -14,10 +14,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..db.engine import make_engine, migrate
+from ..db.engine import is_memory_database, make_engine, migrate
 from ..flows import FlowRecorder
 from ..ingest.mqtt import BrokerAddress, IngestService
 from ..ingest.pipeline import IngestOptions, IngestPipeline
+from ..ingest.writer import ProcessWriter, WriterSpec
 from ..market.config import MarketSettings
 from ..market.install import install_market
 from ..registry import Registry
@@ -49,16 +50,24 @@ def build_state(
         ).start()
         state.flows = FlowRecorder(engine, state.timeseries).start()
     if with_ingest:
-        pipeline = IngestPipeline(
-            engine,
-            state.registry,
-            IngestOptions(
-                settings.clock_tolerance_s, settings.clock_max_age_s, settings.sun_keys()
-            ),
+        options = IngestOptions(
+            settings.clock_tolerance_s, settings.clock_max_age_s, settings.sun_keys()
+        )
+        writer: IngestPipeline | ProcessWriter = (
+            ProcessWriter(
+                WriterSpec(
+                    settings.database_url,
+                    settings.sqlite_synchronous,
+                    options,
+                    state.registry.ttl_s,
+                )
+            )
+            if settings.ingest_writer == "process" and not is_memory_database(engine)
+            else IngestPipeline(engine, state.registry, options)
         )
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         state.ingest = IngestService(
-            pipeline,
+            writer,
             BrokerAddress.from_url(
                 settings.mqtt_url, settings.mqtt_username, password, settings.mqtt_ca_file
             ),

@@ -45,6 +45,12 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL", **kwargs: Any) -> En
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def is_memory_database(engine: Engine) -> bool:
+    """An SQLite database that lives in this process only (no other process can open it)."""
+    database = engine.url.database
+    return engine.dialect.name == "sqlite" and (not database or database == ":memory:")
+
+
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

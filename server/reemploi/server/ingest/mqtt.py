@@ -22,13 +22,16 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import Connection
 
-from ..db.checkpoint import Checkpointer, is_sqlite
 from .mqtt_io import BufferedClient
-from .pipeline import BatchResult, Incoming, IngestPipeline
+from .pipeline import BatchResult, IngestPipeline
+from .writer import BatchWriter, LocalWriter, WriteFailed
 
 log = logging.getLogger("reemploi.ingest")
+
+# One queued message: topic, payload, time of receipt (what the writer needs), then the
+# MQTT packet id and QoS (to acknowledge the delivery once the batch is committed).
+_Queued = tuple[str, bytes, datetime, int, int]
 
 SUBSCRIPTIONS = (
     "reemploi/v1/+/+/scan",
@@ -113,31 +116,33 @@ def make_client(
 
 
 class IngestService:
-    """Runs the subscriber and one writer thread that commits whatever is queued."""
+    """Runs the subscriber and one writer thread that hands whatever is queued to the
+    batch writer (:mod:`.writer`: in this process, or in a writer process), then
+    publishes the acks and acknowledges the deliveries of each committed batch."""
 
     def __init__(
         self,
-        pipeline: IngestPipeline,
+        writer: IngestPipeline | BatchWriter,
         address: BrokerAddress,
         client_id: str = "reemploi-server",
         batch_max: int = 2000,
         on_batch: Callable[[BatchResult], None] | None = None,
     ) -> None:
-        self.pipeline = pipeline
+        self.writer: BatchWriter = (
+            LocalWriter(writer) if isinstance(writer, IngestPipeline) else writer
+        )
         self.address = address
         self.batch_max = batch_max
         self.on_batch = on_batch
         # SimpleQueue: the C queue (no Condition, no task accounting), cheaper per message
-        self.queue: queue.SimpleQueue[tuple[Incoming, int, int] | None] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
         self.connected = threading.Event()
         self.last_error: str | None = None
         self.batches = 0
+        self.received = 0
         self.processed = 0
         self._stop = threading.Event()
-        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
-        self._conn: Connection | None = None
-        engine = pipeline.engine
-        self.checkpointer = Checkpointer(engine) if is_sqlite(engine) else None
+        self._thread = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self.client = make_client(
             address, client_id, BufferedClient, clean_session=False, manual_ack=True
         )
@@ -165,69 +170,93 @@ class IngestService:
             log.warning(self.last_error)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        incoming = Incoming(msg.topic, bytes(msg.payload), datetime.now(UTC))
-        self.queue.put((incoming, msg.mid, msg.qos))
+        self.received += 1  # only this (the MQTT) thread writes it
+        self.queue.put((msg.topic, bytes(msg.payload), datetime.now(UTC), msg.mid, msg.qos))
 
     # ------------------------------------------------------------------ writer
 
     def _write_loop(self) -> None:
-        if self.checkpointer is not None:
-            self.checkpointer.start()
         try:
             self._drain()
         finally:
-            self._drop_connection()
-            if self.checkpointer is not None:
-                self.checkpointer.stop()
+            self.writer.stop()
 
-    def _drain(self) -> None:
-        while True:
+    def _gather(self, block: bool) -> tuple[list[_Queued], bool]:
+        """Up to ``batch_max`` queued messages, and whether the stop mark was met."""
+        items: list[_Queued] = []
+        if block:
             first = self.queue.get()
             if first is None:
-                return
-            items = [first]
-            while len(items) < self.batch_max:
-                try:
-                    nxt = self.queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._commit(items)
+                return items, True
+            items.append(first)
+        while len(items) < self.batch_max:
+            try:
+                nxt = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                return items, True
+            items.append(nxt)
+        return items, False
+
+    def _drain(self) -> None:
+        """One batch in flight: as soon as it is committed, the next one (whatever queued
+        meanwhile) goes to the writer, and only then are the acks of the first published,
+        so that a writer process works while this thread talks to the broker."""
+        inflight: list[_Queued] = []
+        stopping = False
+        while True:
+            if not inflight:
+                if stopping:
                     return
-                items.append(nxt)
-            self._commit(items)
+                inflight, stopping = self._gather(block=True)
+                if not inflight or not self._submit(inflight):
+                    return
+            result = self._collect(inflight)
+            if result is None:
+                return
+            following: list[_Queued] = []
+            if not stopping:
+                following, stopping = self._gather(block=False)
+                if following and not self._submit(following):
+                    following = []
+            self._publish(inflight, result)
+            inflight = following
 
-    def _connection(self) -> Connection:
-        """The writer's own connection, kept between batches (no pool round trip per
-        batch); dropped and opened again after a failed batch."""
-        if self._conn is None:
-            self._conn = self.pipeline.engine.connect()
-        return self._conn
-
-    def _drop_connection(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.invalidate()
-                self._conn.close()
-            self._conn = None
-
-    def _commit(self, items: list[tuple[Incoming, int, int]]) -> None:
+    def _submit(self, items: list[_Queued]) -> bool:
+        """Hands ``items`` to the writer; False only when stopping before it could."""
+        batch = [item[:3] for item in items]
         while True:
             try:
-                result = self.pipeline.process([item[0] for item in items], self._connection())
-                break
-            except Exception as exc:  # database down: keep the batch, retry, never drop
-                self.last_error = f"écriture du registre impossible : {exc!r}"[:300]
-                log.exception("ingest batch failed; retrying")
-                self._drop_connection()
+                self.writer.submit(batch)
+                return True
+            except WriteFailed as exc:
+                self._fail(str(exc))
                 if self._stop.wait(1.0):
-                    return
+                    return False
+
+    def _collect(self, items: list[_Queued]) -> BatchResult | None:
+        """The committed result of ``items``: a failed batch is kept and submitted again
+        (database down: retry every second, never drop); None when stopping first."""
+        while True:
+            try:
+                return self.writer.collect()
+            except WriteFailed as exc:
+                self._fail(str(exc))
+                if self._stop.wait(1.0) or not self._submit(items):
+                    return None
+
+    def _fail(self, message: str) -> None:
+        self.last_error = message
+        log.error("ingest batch failed, kept for retry: %s", message)
+
+    def _publish(self, items: list[_Queued], result: BatchResult) -> None:
         with self.client.held_wakeups():
             for ack in result.acks:
                 self.client.publish(ack.topic, ack.payload, qos=1)
-            for _incoming, mid, qos in items:
-                if qos > 0:
-                    self.client.ack(mid, qos)
+            for item in items:
+                if item[4] > 0:
+                    self.client.ack(item[3], item[4])
         self.batches += 1
         self.processed += len(items)
         if self.on_batch is not None:
@@ -240,13 +269,18 @@ class IngestService:
 
     @property
     def started(self) -> bool:
-        return self._writer.is_alive()
+        return self._thread.is_alive()
 
     def start(self, wait_s: float = 10.0) -> None:
-        """Start once: the writer thread, then the MQTT loop (idempotent)."""
+        """Start once: the batch writer, the writer thread, then the MQTT loop
+        (idempotent)."""
         if self.started:
             return
-        self._writer.start()
+        try:
+            self.writer.start()  # a writer process is ready before the first message
+        except WriteFailed as exc:  # submit() starts it again
+            self._fail(str(exc))
+        self._thread.start()
         self.client.connect_async(self.address.host, self.address.port, keepalive=30)
         self.client.loop_start()
         if wait_s and not self.connected.wait(wait_s):
@@ -255,15 +289,16 @@ class IngestService:
     def stop(self) -> None:
         self._stop.set()
         self.queue.put(None)
-        self._writer.join(timeout=30)
+        self._thread.join(timeout=30)
         self.client.disconnect()
         self.client.loop_stop()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """For tests and the demo: until the queue is empty (best effort)."""
+        """For tests and the demo: until every message received so far is committed and
+        acked."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.queue.empty():
+            if self.processed >= self.received:
                 return True
             time.sleep(0.01)
         return False

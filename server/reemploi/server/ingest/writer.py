@@ -1,0 +1,253 @@
+"""Where ingest batches are written: in this process, or in a writer process of its own.
+
+The MQTT side of ingest (receiving scans, publishing acks, acknowledging deliveries) and
+the ledger side (decoding, deduplicating, resolving, chaining events, committing) each
+take about half the CPU of a scan. In one Python process they take turns on one
+interpreter lock; :class:`ProcessWriter` moves the ledger side to a child process, so the
+two halves run on two cores. :class:`LocalWriter` keeps everything in the calling process
+(tests, in-memory databases, the simplest deployments).
+
+Both follow one protocol: ``submit(batch)`` then ``collect()`` for its result, at most
+one batch in flight. Between the two, the caller can publish the acks of the batch
+before, so the writer is never idle while acks go out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import pickle
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.connection import Connection as Pipe
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+
+from ..db.checkpoint import Checkpointer, is_sqlite
+from ..db.engine import make_engine
+from ..registry import Registry
+from .pipeline import BatchResult, Incoming, IngestOptions, IngestPipeline, Outgoing
+
+log = logging.getLogger("reemploi.ingest.writer")
+
+# One received message, as the MQTT thread queues it: topic, payload, time of receipt.
+Received = tuple[str, bytes, datetime]
+
+
+class WriteFailed(Exception):
+    """The batch was not committed; submit it again (nothing of it was kept)."""
+
+
+class BatchWriter(Protocol):
+    def start(self) -> None: ...
+
+    def submit(self, batch: Sequence[Received]) -> None: ...
+
+    def collect(self) -> BatchResult:
+        """The result of the batch submitted last; raises :class:`WriteFailed`."""
+        ...
+
+    def stop(self) -> None: ...
+
+
+class LocalWriter:
+    """Writes in the calling thread, on one long-lived connection (no pool round trip per
+    batch), dropped and opened again after a failed batch; with SQLite, a background
+    checkpointer keeps the write-ahead log short."""
+
+    def __init__(self, pipeline: IngestPipeline) -> None:
+        self.pipeline = pipeline
+        engine = pipeline.engine
+        self.checkpointer = Checkpointer(engine) if is_sqlite(engine) else None
+        self._conn: Connection | None = None
+        self._batch: Sequence[Received] = ()
+
+    def start(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.start()
+
+    def submit(self, batch: Sequence[Received]) -> None:
+        self._batch = batch
+
+    def collect(self) -> BatchResult:
+        batch, self._batch = self._batch, ()
+        try:
+            return self.pipeline.process([Incoming(*item) for item in batch], self._connection())
+        except Exception as exc:  # database down, connection broken: keep nothing, retry
+            self._drop_connection()
+            raise WriteFailed(f"écriture du registre impossible : {exc!r}"[:300]) from exc
+
+    def stop(self) -> None:
+        self._drop_connection()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self.pipeline.engine.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.invalidate()
+                self._conn.close()
+            self._conn = None
+
+
+@dataclass(frozen=True)
+class WriterSpec:
+    """What a writer process needs to build its own pipeline (it shares no object with
+    the parent: everything here is pickled)."""
+
+    database_url: str
+    sqlite_synchronous: str = "FULL"
+    options: IngestOptions = field(default_factory=IngestOptions)
+    registry_ttl_s: float = 10.0
+
+
+_READY = b"ready"
+_STOP = b"stop"
+
+
+class ProcessWriter:
+    """Writes in a child process (``spawn``: a fresh interpreter, no inherited threads or
+    sockets) that owns its engine, registry cache and :class:`LocalWriter`. Batches go
+    over a pipe as pickled tuples; results come back the same way. A child that dies is
+    started again, and the batch it held is submitted again by the caller (idempotency
+    keys make a batch committed just before the death harmless: it is acked as already
+    recorded)."""
+
+    def __init__(self, spec: WriterSpec, start_timeout_s: float = 60.0) -> None:
+        self.spec = spec
+        self.start_timeout_s = start_timeout_s
+        self.restarts = 0
+        self._ctx = multiprocessing.get_context("spawn")
+        self._process: Any = None
+        self._pipe: Pipe | None = None
+        self._pending = False
+        self._started = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            return
+        self._kill()
+        if self._started:
+            self.restarts += 1
+            log.warning("ingest writer process started again (%d)", self.restarts)
+        self._started = True
+        ours, theirs = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=child_main, args=(theirs, self.spec), name="reemploi-ingest-writer", daemon=True
+        )
+        process.start()
+        theirs.close()
+        self._process, self._pipe = process, ours
+        try:
+            ready = ours.poll(self.start_timeout_s) and ours.recv_bytes() == _READY
+        except (OSError, EOFError):
+            ready = False
+        if not ready:
+            code = process.exitcode
+            self._kill()
+            raise WriteFailed(f"le processus d'écriture du registre n'a pas démarré (code {code})")
+
+    def submit(self, batch: Sequence[Received]) -> None:
+        if self._process is not None and not self._process.is_alive():
+            code = self._process.exitcode
+            self._kill()
+            raise WriteFailed(f"le processus d'écriture du registre s'est arrêté (code {code})")
+        if self._process is None:
+            self.start()
+        assert self._pipe is not None
+        try:
+            self._pipe.send_bytes(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
+        except OSError as exc:
+            self._kill()
+            raise WriteFailed(f"processus d'écriture du registre injoignable : {exc!r}") from exc
+        self._pending = True
+
+    def collect(self) -> BatchResult:
+        if not self._pending or self._pipe is None:
+            raise WriteFailed("aucun lot en cours d'écriture")
+        self._pending = False
+        try:
+            reply = pickle.loads(self._pipe.recv_bytes())
+        except (OSError, EOFError) as exc:
+            self._kill()
+            raise WriteFailed(
+                "le processus d'écriture du registre s'est arrêté pendant un lot"
+            ) from exc
+        if reply[0] != "ok":
+            raise WriteFailed(reply[1])
+        _ok, acks, live, counts, statuses = reply
+        return BatchResult([Outgoing(t, p) for t, p in acks], live, counts, statuses)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        if self._process is None:
+            return
+        if self._pipe is not None:
+            with contextlib.suppress(OSError):
+                self._pipe.send_bytes(_STOP)
+        self._process.join(timeout_s)
+        self._kill()
+
+    def _kill(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+        if self._pipe is not None:
+            self._pipe.close()
+        self._process = None
+        self._pipe = None
+        self._pending = False
+
+
+def child_main(pipe: Pipe, spec: WriterSpec) -> None:
+    """The writer process: one :class:`LocalWriter`, fed batch by batch over ``pipe``."""
+    from ..runtime import settle_after_startup
+
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group: the parent
+    # alone decides when to stop (it drains its queue, then sends _STOP); a parent gone
+    # for good closes the pipe, which ends this loop too.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    engine = make_engine(spec.database_url, spec.sqlite_synchronous)
+    writer = LocalWriter(IngestPipeline(engine, Registry(spec.registry_ttl_s), spec.options))
+    writer.start()
+    settle_after_startup()
+    pipe.send_bytes(_READY)
+    try:
+        while True:
+            try:
+                data = pipe.recv_bytes()
+            except (EOFError, OSError):
+                return  # the parent is gone
+            if data == _STOP:
+                return
+            writer.submit(pickle.loads(data))
+            try:
+                result = writer.collect()
+                reply: tuple[Any, ...] = (
+                    "ok",
+                    [(ack.topic, ack.payload) for ack in result.acks],
+                    result.live,
+                    result.counts,
+                    result.statuses,
+                )
+            except WriteFailed as exc:
+                log.exception("ingest batch failed")
+                reply = ("failed", str(exc))
+            pipe.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+    finally:
+        writer.stop()
+        engine.dispose()

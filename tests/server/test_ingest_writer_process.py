@@ -1,0 +1,183 @@
+"""The ledger written from a writer process (``ingest/writer.py``): real Mosquitto, real
+SQLite or PostgreSQL, a real child process. What only this mode can get wrong: the
+child's identity, its death, the database failing under it, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from server_reader import TestReader
+from server_world import LAPTOP_GIAI, RESOLVER, SCREEN_GIAI, World, load_world, start_ingest
+from sqlalchemy import func, select, text
+
+from reemploi.protocol import wire
+from reemploi.server.api.app import build_state
+from reemploi.server.db.engine import make_engine
+from reemploi.server.db.tables import custody_events, sightings
+from reemploi.server.ingest.mqtt import IngestService
+from reemploi.server.ingest.pipeline import BatchResult
+from reemploi.server.ingest.writer import LocalWriter, ProcessWriter
+from reemploi.server.settings import ServerSettings
+from reemploi.server.timeseries import TimeSeriesSettings
+
+COUNTER = ("cp-grenoble-hdv", "cp-grenoble-hdv-comptoir")
+LAPTOP_URI = f"{RESOLVER}/8004/{LAPTOP_GIAI}"
+SCREEN_URI = f"{RESOLVER}/8004/{SCREEN_GIAI}"
+
+
+@pytest.fixture
+def ingest(world: World, mosquitto) -> Iterator[IngestService]:  # type: ignore[no-untyped-def]
+    service = start_ingest(world.engine, mosquitto.host, mosquitto.port, "process")
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def counter(mosquitto, ingest: IngestService) -> Iterator[TestReader]:  # type: ignore[no-untyped-def]
+    reader = TestReader(mosquitto.host, mosquitto.port, *COUNTER)
+    yield reader
+    reader.close()
+
+
+def _writer(service: IngestService) -> ProcessWriter:
+    assert isinstance(service.writer, ProcessWriter)
+    return service.writer
+
+
+def _sightings_of(world: World, seq: int) -> int:
+    with world.engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(sightings)
+                .where(sightings.c.device_id == COUNTER[1], sightings.c.seq == seq)
+            ).scalar_one()
+        )
+
+
+def test_batches_are_written_by_a_child_process_and_reported_back(
+    world: World, ingest: IngestService, counter: TestReader
+) -> None:
+    seen: list[BatchResult] = []
+    ingest.on_batch = seen.append
+    pid = _writer(ingest).pid
+    assert pid is not None and pid != os.getpid()
+    os.kill(pid, 0)  # alive
+    counter.tap(1, wire.KIND_NDEF_URI, LAPTOP_URI)
+    ack = counter.next_ack()
+    assert (ack.seq, ack.result, ack.reason) == (1, wire.RESULT_ACCEPTED, None)
+    with world.engine.connect() as conn:
+        steps = conn.execute(
+            select(custody_events.c.step).where(
+                custody_events.c.asset_id == world.assets[LAPTOP_GIAI]
+            )
+        ).scalars()
+        assert list(steps) == ["declare", "collect"]
+    assert ingest.wait_idle(5)
+    live = [event for result in seen for event in result.live]
+    assert [(e.asset_id, e.step, e.state) for e in live] == [
+        (world.assets[LAPTOP_GIAI], "collect", "collected")
+    ]
+    assert sum(result.counts["accepted"] for result in seen) == 1
+
+
+def test_a_killed_writer_process_is_started_again_and_nothing_is_lost_or_doubled(
+    world: World, ingest: IngestService, counter: TestReader
+) -> None:
+    writer = _writer(ingest)
+    counter.tap(1, wire.KIND_NDEF_URI, LAPTOP_URI)
+    assert counter.next_ack().result == wire.RESULT_ACCEPTED
+    first = writer.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    counter.tap(2, wire.KIND_NDEF_URI, SCREEN_URI)
+    ack = counter.next_ack(timeout=30)
+    assert (ack.seq, ack.result) == (2, wire.RESULT_ACCEPTED)
+    assert writer.restarts == 1 and writer.pid not in (None, first)
+    assert ingest.last_error is not None and "écriture" in ingest.last_error
+    assert counter.no_ack(wait=1.0)  # acked once
+    assert (_sightings_of(world, 1), _sightings_of(world, 2)) == (1, 1)
+
+
+@pytest.mark.postgres
+def test_database_connections_cut_under_the_writer_process_the_batch_is_retried(
+    postgres_database_url: str,
+    mosquitto,  # type: ignore[no-untyped-def]
+) -> None:
+    world = load_world(make_engine(postgres_database_url))
+    service = start_ingest(world.engine, mosquitto.host, mosquitto.port, "process")
+    reader = TestReader(mosquitto.host, mosquitto.port, *COUNTER)
+    try:
+        reader.tap(1, wire.KIND_NDEF_URI, LAPTOP_URI)
+        assert reader.next_ack().result == wire.RESULT_ACCEPTED
+        # the server kicks every other session of this database, the writer's included
+        with world.engine.connect() as conn:
+            cut = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        assert cut >= 1
+        reader.tap(2, wire.KIND_NDEF_URI, SCREEN_URI)
+        ack = reader.next_ack(timeout=30)
+        assert (ack.seq, ack.result) == (2, wire.RESULT_ACCEPTED)
+        assert service.last_error is not None and "écriture du registre" in service.last_error
+        assert _writer(service).restarts == 0  # the child survived and reconnected
+        assert reader.no_ack(wait=1.0)
+        assert (_sightings_of(world, 1), _sightings_of(world, 2)) == (1, 1)
+    finally:
+        reader.close()
+        service.stop()
+        world.engine.dispose()
+
+
+def test_stop_commits_what_was_received_and_ends_the_child(
+    world: World,
+    mosquitto,  # type: ignore[no-untyped-def]
+) -> None:
+    service = start_ingest(world.engine, mosquitto.host, mosquitto.port, "process")
+    reader = TestReader(mosquitto.host, mosquitto.port, *COUNTER)
+    try:
+        for seq in range(1, 41):
+            reader.tap(seq, wire.KIND_NDEF_URI, LAPTOP_URI if seq % 2 else SCREEN_URI)
+        deadline = time.monotonic() + 10
+        while service.received < 40 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pid = _writer(service).pid
+        assert pid is not None
+    finally:
+        service.stop()
+        reader.close()
+    assert service.processed == service.received == 40
+    assert all(_sightings_of(world, seq) == 1 for seq in range(1, 41))
+    with pytest.raises(ProcessLookupError):  # the child is gone, and reaped
+        os.kill(pid, 0)
+
+
+@pytest.mark.parametrize(
+    ("url", "choice", "expected"),
+    [
+        ("file", "process", ProcessWriter),
+        ("file", "local", LocalWriter),
+        ("sqlite://", "process", LocalWriter),  # in memory: no other process can open it
+    ],
+)
+def test_settings_choose_the_ledger_writer(
+    tmp_path: Path, url: str, choice: str, expected: type
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'r.db'}" if url == "file" else url
+    state = build_state(
+        ServerSettings(database_url=database_url, ingest_writer=choice),  # type: ignore[arg-type]
+        timeseries=TimeSeriesSettings(),
+    )
+    try:
+        assert state.ingest is not None
+        assert type(state.ingest.writer) is expected
+    finally:
+        state.engine.dispose()
