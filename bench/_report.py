@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from _fleet import percentile
@@ -20,66 +21,120 @@ LABELS = {
 }
 
 
-def _find(measures: list[Any], system: str, phase: str) -> Any | None:
-    for m in measures:
-        if m.system == system and m.phase == phase:
-            return m
-    return None
+def _rounds(measures: list[Any], system: str, kind: str) -> list[Any]:
+    return sorted(
+        (m for m in measures if m.system == system and m.phase == kind), key=lambda m: m.round
+    )
+
+
+def _median(values: list[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def _p99(m: Any) -> float:
+    return percentile(m.run.latencies_ms, 99)
+
+
+def _ratios(measures: list[Any], system: str) -> list[float]:
+    """Throughput ÷ the ceiling's, round by round (each ceiling ran just before)."""
+    ceilings = {m.round: m for m in _rounds(measures, CEILING, BURST)}
+    return [
+        m.run.throughput / max(ceilings[m.round].run.throughput, 1e-9)
+        for m in _rounds(measures, system, BURST)
+        if m.round in ceilings
+    ]
 
 
 def targets(measures: list[Any]) -> list[dict[str, Any]]:
-    """Each target for each real system: value, threshold, met (bool)."""
+    """Each target for each real system: the median over rounds, each round's value,
+    threshold, met (bool)."""
     out: list[dict[str, Any]] = []
-    ceiling = _find(measures, CEILING, BURST)
     systems = sorted({m.system for m in measures if m.system != CEILING})
     for system in systems:
-        real = _find(measures, system, BURST)
-        if real is not None and ceiling is not None:
-            ratio = real.run.throughput / max(ceiling.run.throughput, 1e-9)
+        ratios = _ratios(measures, system)
+        if ratios:
+            value = _median(ratios)
             out.append(
                 {
                     "system": system,
                     "target": f"débit ≥ {THROUGHPUT_RATIO_TARGET}× plafond",
-                    "value": round(ratio, 3),
-                    "met": ratio >= THROUGHPUT_RATIO_TARGET,
+                    "value": round(value, 3),
+                    "rounds": [round(r, 3) for r in ratios],
+                    "met": value >= THROUGHPUT_RATIO_TARGET,
                 }
             )
-        paced = _find(measures, system, f"paced-{P99_TARGET_RATE}")
-        if paced is not None:
-            p99 = percentile(paced.run.latencies_ms, 99)
+        paced = _rounds(measures, system, f"paced-{P99_TARGET_RATE}")
+        if paced:
+            p99s = [_p99(m) for m in paced]
+            value = _median(p99s)
             out.append(
                 {
                     "system": system,
                     "target": f"p99 ≤ {P99_TARGET_MS} ms à {P99_TARGET_RATE}/s",
-                    "value": round(p99, 3),
-                    "met": p99 <= P99_TARGET_MS,
+                    "value": round(value, 3),
+                    "rounds": [round(v, 3) for v in p99s],
+                    "met": value <= P99_TARGET_MS,
                 }
             )
     return out
 
 
-def _latency(m: Any | None) -> str:
-    if m is None:
+def _latency(rounds: list[Any]) -> str:
+    if not rounds:
         return "—"
-    lat = m.run.latencies_ms
-    return f"{percentile(lat, 50):.2f} / {percentile(lat, 99):.2f}"
+    p50 = _median([percentile(m.run.latencies_ms, 50) for m in rounds])
+    return f"{p50:.2f} / {_median([_p99(m) for m in rounds]):.2f}"
+
+
+def _median_round(rounds: list[Any]) -> Any | None:
+    """The round whose p99 is the median one (the lower middle for an even count)."""
+    ordered = sorted(rounds, key=_p99)
+    return ordered[(len(ordered) - 1) // 2] if ordered else None
 
 
 def _stages(measures: list[Any]) -> list[str]:
-    """With --trace: each traced phase's latency by stage, then a blank line."""
+    """With --trace: latency by stage of each traced phase (its median round)."""
     out: list[str] = []
-    for m in measures:
-        if m.stages:
-            title = f"Latence par étape / latency by stage — {m.system}, {m.phase}:"
+    keys = sorted(
+        {(m.system, m.phase) for m in measures if m.stages},
+        key=lambda k: (k[0], int(k[1].rsplit("-", 1)[-1])),  # paced-500 before paced-1000
+    )
+    for system, kind in keys:
+        m = _median_round([r for r in _rounds(measures, system, kind) if r.stages])
+        if m is not None:
+            title = f"Latence par étape / latency by stage — {system}, {kind} (manche {m.round}):"
             out += render_stages(title, m.stages)
     return [*out, ""] if out else []
 
 
-def _cpu(m: Any | None) -> str:
-    if m is None or m.cpu is None:
+def _cpu(rounds: list[Any]) -> str:
+    per_scan = [m.cpu.per_scan_us(m.run.scans) for m in rounds if m.cpu is not None]
+    if not per_scan:
         return "—"
-    system, readers, broker = m.cpu.per_scan_us(m.run.scans)
+    system, readers, broker = (_median([c[i] for c in per_scan]) for i in range(3))
     return f"{system:.0f} / {readers:.0f} / {broker:.0f}"
+
+
+def _per_round(measures: list[Any], systems: list[str], rates: list[int]) -> list[str]:
+    rounds = sorted({m.round for m in measures})
+    if len(rounds) < 2:
+        return []
+    out = ["Par manche / per round (débit /s, × plafond ; p99 ms à chaque rythme):"]
+    for number in rounds:
+        cells = []
+        ceiling = next((m for m in _rounds(measures, CEILING, BURST) if m.round == number), None)
+        for system in systems:
+            burst = next((m for m in _rounds(measures, system, BURST) if m.round == number), None)
+            text = f"{system} {burst.run.throughput:,.0f}".replace(",", " ") if burst else system
+            if burst is not None and ceiling is not None and system != CEILING:
+                text += f" ({burst.run.throughput / ceiling.run.throughput:.2f})"
+            for rate in rates:
+                paced = [m for m in _rounds(measures, system, f"paced-{rate}") if m.round == number]
+                if paced:
+                    text += f", {_p99(paced[0]):.2f}"
+            cells.append(text)
+        out.append(f"  {number}: " + " | ".join(cells))
+    return [*out, ""]
 
 
 def _counts(measures: list[Any], system: str) -> str:
@@ -98,24 +153,23 @@ def _counts(measures: list[Any], system: str) -> str:
 def render_table(measures: list[Any], context: dict[str, Any]) -> str:
     systems = [s for s in LABELS if any(m.system == s for m in measures)]
     rates = context["rates"]
-    ceiling = _find(measures, CEILING, BURST)
     head = [
         "système / system",
-        f"débit max / max throughput ({context['scans']} lectures), /s",
+        f"débit max / max throughput ({context['scans']} lectures), /s"
+        + (" — médiane / median" if len({m.round for m in measures}) > 1 else ""),
         "× plafond / ceiling",
         *[f"p50 / p99 à {r}/s (ms)" for r in rates],
     ]
     rows: list[list[str]] = []
     for system in systems:
-        burst = _find(measures, system, BURST)
-        tput = burst.run.throughput if burst else float("nan")
-        ratio = tput / ceiling.run.throughput if ceiling and burst else float("nan")
+        tput = _median([m.run.throughput for m in _rounds(measures, system, BURST)])
+        ratio = 1.0 if system == CEILING else _median(_ratios(measures, system))
         rows.append(
             [
                 LABELS[system],
                 f"{tput:,.0f}".replace(",", " "),
                 f"{ratio:.2f}",
-                *[_latency(_find(measures, system, f"paced-{r}")) for r in rates],
+                *[_latency(_rounds(measures, system, f"paced-{r}")) for r in rates],
             ]
         )
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
@@ -139,17 +193,21 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         "",
         "CPU par lecture, phase de débit (µs) : système testé / lecteurs simulés / broker —"
         " CPU per scan, throughput phase:",
-        *[f"  {s}: {_cpu(_find(measures, s, BURST))}" for s in systems],
+        *[f"  {s}: {_cpu(_rounds(measures, s, BURST))}" for s in systems],
         "",
+        *_per_round(measures, systems, rates),
         *_stages(measures),
         "Objectifs / targets:",
     ]
     for t in targets(measures):
         verdict = "atteint / met" if t["met"] else "NON atteint / not met"
-        out.append(f"  {t['system']}: {t['target']} → {t['value']} : {verdict}")
+        each = ""
+        if len(t["rounds"]) > 1:
+            each = " (médiane de / median of " + ", ".join(str(v) for v in t["rounds"]) + ")"
+        out.append(f"  {t['system']}: {t['target']} → {t['value']}{each} : {verdict}")
     bad = [m for m in measures if m.problems]
     for m in bad:
-        out.append(f"  ERREUR {m.system} {m.phase}: {'; '.join(m.problems)}")
+        out.append(f"  ERREUR {m.system} {m.phase} (manche {m.round}): {'; '.join(m.problems)}")
     if not bad:
         out.append("  Rien de perdu ni de doublé / nothing lost or doubled.")
     return "\n".join(out) + "\n"

@@ -107,7 +107,8 @@ def make_plan(name: str, scans: int, readers: int, first_share: float, seed: int
         raise ValueError(f"--readers doit être entre 1 et {len(READERS)}")
     rng = random.Random(f"{seed}-{name}")
     cps = sorted(COLLECTION_COUNTER)
-    code = "".join(ch for ch in name if ch.isalnum())[-4:].upper()  # burst→URST, paced-500→D500
+    # GIAIs unique per plan: burst-1 → 9521234BBURST1…, paced-1000-2 → 9521234BPACED10002…
+    code = "".join(ch for ch in name if ch.isalnum())[-12:].upper()
     plans: list[ReaderPlan] = []
     for index, role in enumerate(READERS[:readers]):
         plan = ReaderPlan(role.device, SITE_OF_DEVICE[role.device])

@@ -63,6 +63,7 @@ class Measure:
     system: str
     phase: str
     run: RunResult
+    round: int  # 1…--rounds: the same phases again, ceiling and real side by side
     stored: int  # rows stored (ledger sightings or ceiling rows)
     distinct: int  # distinct stored scans
     events: int | None = None  # custody events chained (real system only)
@@ -97,6 +98,7 @@ class Measure:
         return {
             "system": self.system,
             "phase": self.phase,
+            "round": self.round,
             "scans": self.run.scans,
             "acked_once": self.run.acked_once,
             "acked_twice": self.run.acked_twice,
@@ -133,6 +135,17 @@ class Measure:
 Driver = Callable[[Fleet], RunResult]
 
 
+@dataclass(frozen=True)
+class Round:
+    """One phase (``burst``, ``paced-500``…) of one round, with its own plan (fresh
+    assets, fresh sequence numbers) and how to drive it."""
+
+    kind: str
+    round: int
+    plan: Plan
+    drive: Driver
+
+
 class SystemProcess:
     """The system under test in its own process (bench/_sut.py), started and stopped
     around one phase."""
@@ -164,15 +177,15 @@ def run_ceiling(
     address: BrokerAddress,
     broker_pid: int | None,
     folder: Path,
-    phase: Plan,
+    phase: Round,
     drive: Driver,
     first_seq: int,
 ) -> Measure:
     client_id = "bench-ceiling"
-    db = folder / f"ceiling-{phase.name}.db"
+    db = folder / f"ceiling-{phase.plan.name}.db"
     system = SystemProcess(["ceiling", *_broker_args(address, client_id), "--db", str(db)])
     try:
-        with Fleet(address, phase.readers, "c", first_seq) as fleet:
+        with Fleet(address, phase.plan.readers, "c", first_seq) as fleet:
             meter = CpuMeter(system.proc.pid, broker_pid)
             run = drive(fleet)
             cpu = meter.stop()
@@ -180,7 +193,7 @@ def run_ceiling(
         system.stop()
         forget_session(address, client_id)
     rows, distinct = ceiling_counts(db)
-    measure = Measure(CEILING, phase.name, run, rows, distinct, cpu=cpu)
+    measure = Measure(CEILING, phase.kind, run, phase.round, rows, distinct, cpu=cpu)
     measure.check()
     return measure
 
@@ -190,7 +203,7 @@ def run_real(
     engine: Engine,
     address: BrokerAddress,
     broker_pid: int | None,
-    phase: Plan,
+    phase: Round,
     drive: Driver,
     first_seq: int,
     trace_file: Path | None = None,
@@ -206,7 +219,7 @@ def run_real(
     timeline: dict[str, list[float]] = {}
     try:
         tag = system[5:6]
-        with Fleet(address, phase.readers, tag, first_seq, trace_file is not None) as fleet:
+        with Fleet(address, phase.plan.readers, tag, first_seq, trace_file is not None) as fleet:
             meter = CpuMeter(process.proc.pid, broker_pid)
             run = drive(fleet)
             cpu = meter.stop()
@@ -217,12 +230,13 @@ def run_real(
     delta: LedgerCounts = ledger_counts(engine).minus(before)
     measure = Measure(
         system,
-        phase.name,
+        phase.kind,
         run,
+        phase.round,
         delta.sightings,
         delta.sightings,  # unique (key) and (device, seq) in the schema
         delta.events,
-        phase.first_taps,
+        phase.plan.first_taps,
         delta.dead_letters,
         cpu,
     )
@@ -247,6 +261,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres", action="store_true", help="also PostgreSQL (defaults)")
     parser.add_argument("--quick", action="store_true", help="small numbers (smoke test)")
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="every phase this many times, ceiling then real each time; medians reported"
+        " (default 3, 1 with --quick)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument(
         "--writer",
@@ -261,26 +282,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.scans = min(args.scans, 1000)
         args.paced_seconds = min(args.paced_seconds, 1.0)
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
+    if args.rounds < 1:
+        parser.error("--rounds ≥ 1")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     rates = [int(r) for r in args.rates.split(",") if r]
-    phases = [make_plan(BURST, args.scans, args.readers, args.first_share, args.seed)]
-    phases += [
-        make_plan(
-            f"paced-{r}", int(r * args.paced_seconds), args.readers, args.first_share, args.seed
+    phases: list[Round] = []
+    for number in range(1, args.rounds + 1):
+        burst = make_plan(
+            f"{BURST}-{number}", args.scans, args.readers, args.first_share, args.seed
         )
-        for r in rates
-    ]
-    drivers: dict[str, Driver] = {
-        BURST: lambda f: f.burst(phases[0], args.window, timeout_s=max(120, args.scans / 200))
-    }
-    for rate, plan in zip(rates, phases[1:], strict=True):
-        drivers[plan.name] = lambda f, p=plan, r=rate: f.paced(
-            p, r, timeout_s=args.paced_seconds + 60
+        phases.append(
+            Round(
+                BURST,
+                number,
+                burst,
+                lambda f, p=burst: f.burst(p, args.window, timeout_s=max(120, args.scans / 200)),
+            )
         )
+        for rate in rates:
+            plan = make_plan(
+                f"paced-{rate}-{number}",
+                int(rate * args.paced_seconds),
+                args.readers,
+                args.first_share,
+                args.seed,
+            )
+            phases.append(
+                Round(
+                    f"paced-{rate}",
+                    number,
+                    plan,
+                    lambda f, p=plan, r=rate: f.paced(p, r, timeout_s=args.paced_seconds + 60),
+                )
+            )
     folder = Path(tempfile.mkdtemp(prefix="reemploi-bench-"))
     settings = MosquittoSettings(max_queued_messages=0, max_inflight_messages=0)
     postgres: Postgres | None = None
@@ -290,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
             address = BrokerAddress(broker.host, broker.port, False)
             engines: dict[str, Engine] = {}
             print(
-                f"Préparation : {sum(p.first_taps for p in phases)} biens par système…", flush=True
+                f"Préparation : {sum(p.plan.first_taps for p in phases)} biens par système…",
+                flush=True,
             )
             engines[REAL_SQLITE] = open_database(f"sqlite:///{folder / 'ledger.db'}", "FULL")
             if args.postgres:
@@ -298,15 +339,20 @@ def main(argv: list[str] | None = None) -> int:
                 postgres.start()
                 engines[REAL_POSTGRES] = open_database(postgres.url)
             for engine in engines.values():
-                stage(engine, phases)
+                stage(engine, [p.plan for p in phases])
             for index, phase in enumerate(phases):
                 first_seq = (index + 1) * 10_000_000
-                drive = drivers[phase.name]
-                print(f"Phase {phase.name} ({phase.scans} lectures)…", flush=True)
+                drive = phase.drive
+                print(
+                    f"Manche {phase.round}, phase {phase.kind} ({phase.plan.scans} lectures)…",
+                    flush=True,
+                )
                 measures.append(run_ceiling(address, broker.pid, folder, phase, drive, first_seq))
                 for system, engine in engines.items():
-                    traced = args.trace and phase.name != BURST
-                    trace_file = folder / f"trace-{system}-{phase.name}.json" if traced else None
+                    traced = args.trace and phase.kind != BURST
+                    trace_file = (
+                        folder / f"trace-{system}-{phase.plan.name}.json" if traced else None
+                    )
                     measures.append(
                         run_real(
                             system,
@@ -333,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         "rates": rates,
         "paced_seconds": args.paced_seconds,
         "first_share": args.first_share,
+        "rounds": args.rounds,
         "writer": args.writer,
         "broker": "mosquitto, max_queued_messages 0, max_inflight_messages 0, set_tcp_nodelay",
         "machine": f"{platform.machine()}, {_cores()} cœurs, Python {platform.python_version()}",

@@ -21,6 +21,8 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
             sys.executable,
             str(REPO / "bench" / "ingest.py"),
             "--quick",
+            "--rounds",
+            "2",
             "--trace",
             "--json",
             str(out),
@@ -44,6 +46,12 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
     systems = {(m["system"], m["phase"]) for m in measures}
     phases = {"burst", "paced-500", "paced-1000"}
     assert systems == {(s, p) for s in ("ceiling", "real-sqlite") for p in phases}
+    # every phase twice, each round on its own assets and sequence numbers
+    assert sorted(m["round"] for m in measures) == [1] * 6 + [2] * 6
+    assert "Par manche / per round" in table
+    for target in report["targets"]:
+        assert len(target["rounds"]) == 2  # the verdict is the median of both rounds
+        assert target["value"] == pytest.approx(sum(target["rounds"]) / 2, abs=2e-3)
     for m in measures:
         assert m["scans"] > 0
         assert m["acked_once"] == m["scans"], m
@@ -57,7 +65,7 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
             assert m["results"]["accepted/already_recorded"] == m["scans"] - m["events"], m
             assert m["dead_letters"] == 0, m
     burst = [m for m in measures if m["phase"] == "burst"]
-    assert all(m["scans"] == 1000 for m in burst)
+    assert len(burst) == 4 and all(m["scans"] == 1000 for m in burst)
     # CPU per scan of the system under test and of the readers, read from /proc
     assert all(m["cpu_us_per_scan"]["system"] > 0 for m in burst)
     assert all(m["cpu_us_per_scan"]["readers"] > 0 for m in burst)
