@@ -267,3 +267,26 @@ def test_report_topic_is_a_protocol_v1_kind() -> None:
     assert wire.parse_topic(name) == ("cp-1", "rd-2", "report")
     with pytest.raises(wire.MalformedMessage):
         wire.parse_topic("reemploi/v1/cp-1/rd-2/status/report")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seq=st.one_of(st.integers(min_value=0, max_value=wire.MAX_SEQ), st.integers()),
+    key=st.one_of(st.text(max_size=40), st.just("é" * 3000)),  # 6,000 bytes: too large
+    result=st.one_of(st.sampled_from(wire.ACK_RESULTS), st.text(max_size=12)),
+    reason=st.one_of(st.none(), st.text(max_size=50), st.integers(), st.just(True)),
+    duplicate=st.booleans(),
+)
+def test_ack_encoder_writes_the_same_bytes_as_the_generic_writer(
+    seq: int, key: str, result: str, reason: object, duplicate: bool
+) -> None:
+    ack = wire.Ack(seq, key, result, reason, duplicate)
+    try:
+        expected: bytes | str = wire._encode(ack.fields())
+    except wire.MalformedMessage as exc:
+        expected = exc.reason
+    try:
+        got: bytes | str = wire.encode_ack(ack)
+    except wire.MalformedMessage as exc:
+        got = exc.reason
+    assert got == expected
