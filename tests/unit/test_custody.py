@@ -258,3 +258,11 @@ def test_docs_table_is_the_one_the_code_generates() -> None:
 
 def test_transfer_values_are_documented_words() -> None:
     assert {t.value for t in Transfer} <= set(transitions_markdown().replace("|", " ").split())
+
+
+def test_a_step_given_by_its_value_records_the_same_event_and_state() -> None:
+    for step in Step:
+        assert _event(step.value) == _event(step)  # type: ignore[arg-type]
+    assert next_state(AssetState.DECLARED, "collect") is AssetState.COLLECTED  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        _event("teleport")  # type: ignore[arg-type]

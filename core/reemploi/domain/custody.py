@@ -184,6 +184,11 @@ TRANSITIONS: Mapping[tuple[AssetState | None, Step], Transition] = {
     ),
 }
 
+# The first transition of each step (the EPCIS fields of a step's event come from it).
+_FIRST_OF_STEP: dict[Step, Transition] = {}
+for (_origin, _step), _transition in TRANSITIONS.items():
+    _FIRST_OF_STEP.setdefault(_step, _transition)
+
 INSPECTION_DISPOSITIONS = frozenset(("conformant", "non_conformant", "damaged"))
 
 STATE_LABELS_FR: Mapping[AssetState, str] = {
@@ -263,7 +268,7 @@ class IllegalTransition(Exception):
 
 def next_state(state: AssetState | None, step: Step) -> AssetState:
     """The state after ``step``; raises :class:`IllegalTransition` if it is not allowed."""
-    transition = TRANSITIONS.get((state, Step(step)))
+    transition = TRANSITIONS.get((state, step if step.__class__ is Step else Step(step)))
     if transition is None:
         raise IllegalTransition(state, Step(step))
     return transition.to_state
@@ -324,11 +329,10 @@ def custody_event(
     ``dismantle`` may list the ``output_epcs`` of harvested parts; ``inspect`` takes
     ``inspection_disposition`` (``conformant``, ``non_conformant`` or ``damaged``).
     """
-    step = Step(step)
-    rows = [t for (origin, s), t in TRANSITIONS.items() if s is step]
-    if not rows:
+    step = step if step.__class__ is Step else Step(step)
+    row = _FIRST_OF_STEP.get(step)
+    if row is None:
         raise ValueError(f"unknown step {step!r}")
-    row = rows[0]
     sources, destinations = _transfer_lists(row.transfer, holder_from, holder_to)
     disposition = row.disposition
     if step is Step.INSPECT and inspection_disposition is not None:

@@ -80,7 +80,11 @@ def _aware(when: datetime) -> datetime:
 
 def time_zone_offset(when: datetime, zone: str = DEFAULT_ZONE) -> str:
     """The offset of ``zone`` at the instant ``when``, as ``+HH:MM``."""
-    offset = _aware(when).astimezone(_zone(zone)).utcoffset()
+    return _offset_text(_aware(when).astimezone(_zone(zone)))
+
+
+def _offset_text(local: datetime) -> str:
+    offset = local.utcoffset()
     assert offset is not None
     minutes = int(offset.total_seconds()) // 60
     sign = "+" if minutes >= 0 else "-"
@@ -104,10 +108,11 @@ def _check_extensions(extensions: Mapping[str, Any]) -> None:
 def _header(event_type: str, when: datetime, event_id: str, zone: str) -> dict[str, Any]:
     if not event_id or ":" not in event_id:
         raise ValueError(f"eventID must be a URI (e.g. urn:uuid:…), got {event_id!r}")
+    local = _aware(when).astimezone(_zone(zone))  # what event_time and time_zone_offset do
     return {
         "type": event_type,
-        "eventTime": event_time(when, zone),
-        "eventTimeZoneOffset": time_zone_offset(when, zone),
+        "eventTime": local.isoformat(timespec="milliseconds"),
+        "eventTimeZoneOffset": _offset_text(local),
         "eventID": event_id,
     }
 
@@ -128,7 +133,7 @@ def _add_context(
 ) -> dict[str, Any]:
     """Add the why / where fields, in the order the standard lists them."""
     if action is not None:
-        event["action"] = str(Action(action))
+        event["action"] = str(action if action.__class__ is Action else Action(action))
     if biz_step:
         event["bizStep"] = biz_step
     if disposition:

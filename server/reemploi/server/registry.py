@@ -98,6 +98,38 @@ class Registry:
     def forget(self) -> None:
         self._cache.clear()
 
+    def view(self) -> RegistryView:
+        """Answers that hold for one ingest batch (one transaction)."""
+        return RegistryView(self)
+
+
+class RegistryView:
+    """The registry as one batch sees it: each device, site and organisation read once
+    (through the registry's cache), then answered from a plain dict — a scan asks for
+    four or five of them, the same few hundred times per batch."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._seen: dict[tuple[str, str], Any] = {}
+
+    def _get(self, conn: Connection, kind: str, key: str) -> Any:
+        found = self._seen.get((kind, key), _MISSING)
+        if found is _MISSING:
+            found = self._seen[(kind, key)] = self.registry._get(conn, kind, key)
+        return found
+
+    def device(self, conn: Connection, device_id: str) -> Device | None:
+        return self._get(conn, "device", device_id)  # type: ignore[no-any-return]
+
+    def site(self, conn: Connection, site_id: str) -> Site | None:
+        return self._get(conn, "site", site_id)  # type: ignore[no-any-return]
+
+    def organisation(self, conn: Connection, org_id: str) -> Organisation | None:
+        return self._get(conn, "org", org_id)  # type: ignore[no-any-return]
+
+
+_MISSING = object()
+
 
 def add_organisation(conn: Connection, org: Organisation) -> None:
     conn.execute(insert(organisations).values(**org.__dict__))

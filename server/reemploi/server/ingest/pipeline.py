@@ -138,6 +138,7 @@ class _Batch(DeviceMessages):
         self.p = pipeline
         self.batch = batch
         self.out = BatchResult()
+        self.refs = pipeline.registry.view()  # devices, sites, organisations of this batch
         self.sighting_rows: list[dict[str, Any]] = []
         self.dead_rows: list[dict[str, Any]] = []
         self.events: list[ledger.NewEvent] = []
@@ -184,7 +185,7 @@ class _Batch(DeviceMessages):
     # ------------------------------------------------------------------ the batch
 
     def run(self, conn: Connection) -> None:
-        registry = self.p.registry
+        registry = self.refs
         scans: list[tuple[Incoming, str, wire.Scan]] = []
         for msg in self.batch:
             self.count("messages")
@@ -360,7 +361,7 @@ class _Batch(DeviceMessages):
     def one_scan(
         self, conn: Connection, msg: Incoming, site_id: str, scan: wire.Scan
     ) -> tuple[str, str | None]:
-        registry = self.p.registry
+        registry = self.refs
         opts = self.p.options
         when, anomaly = event_time(
             scan.clock, msg.received_at, opts.clock_tolerance_s, opts.clock_max_age_s
@@ -435,7 +436,7 @@ class _Batch(DeviceMessages):
         """Queue the chained EPCIS event for ``step`` and move the asset's projection:
         custody goes from its current holder to ``to_org_id`` (default: the site's
         organisation) at ``to_site``."""
-        registry = self.p.registry
+        registry = self.refs
         org = registry.organisation(conn, to_org_id or to_site.organisation_id)
         from_site = registry.site(conn, view.holder_site)
         from_org = registry.organisation(conn, view.holder_org)
