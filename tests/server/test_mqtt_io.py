@@ -155,3 +155,62 @@ def test_per_topic_callbacks_still_route_by_topic(mosquitto) -> None:  # type: i
         source.loop_stop()
         client.disconnect()
         client.loop_stop()
+
+
+def test_qos1_messages_read_by_the_short_path_equal_what_paho_decodes(mosquitto) -> None:  # type: ignore[no-untyped-def]
+    """Two subscribers with manual acks, one plain paho, one buffered: every field the
+    callbacks can read is the same, for plain, empty, binary, large, retained and
+    non-ASCII-topic messages."""
+    topics = [TOPIC, "reemploi/v1/site-é/lecteur-ü/scan"]
+    sent = [
+        (topics[0], b"plain", False),
+        (topics[0], b"", False),
+        (topics[1], bytes(range(256)) * 3, False),
+        (topics[0], b"x" * (CHUNK + 5), False),
+        (topics[1], b"retained", True),
+    ]
+    seen: dict[str, list[tuple[Any, ...]]] = {"paho": [], "buffered": []}
+    ready = {name: threading.Event() for name in seen}
+
+    def subscriber(name: str, factory: type[mqtt.Client]) -> mqtt.Client:
+        client = make_client(
+            BrokerAddress(mosquitto.host, mosquitto.port, False),
+            f"short-path-{name}",
+            factory,
+            manual_ack=True,
+        )
+
+        def on_message(c: mqtt.Client, _u: Any, m: mqtt.MQTTMessage) -> None:
+            seen[name].append((m.topic, m.payload, m.qos, m.retain, m.dup, 0 < m.mid < 65536))
+            c.ack(m.mid, m.qos)
+
+        client.on_message = on_message
+        client.on_connect = lambda c, *_a: c.subscribe("reemploi/v1/#", qos=1)
+        client.on_subscribe = lambda *_a: ready[name].set()
+        client.connect(mosquitto.host, mosquitto.port, keepalive=30)
+        client.loop_start()
+        return client
+
+    source = _publisher(mosquitto, "short-path-source")
+    # the retained one first, so that both subscribers receive it flagged as retained
+    source.publish(topics[1], b"retained", qos=1, retain=True).wait_for_publish(10)
+    plain = subscriber("paho", mqtt.Client)
+    buffered = subscriber("buffered", BufferedClient)
+    try:
+        assert ready["paho"].wait(10) and ready["buffered"].wait(10)
+        for topic, payload, retain in sent[:-1]:
+            assert not retain
+            source.publish(topic, payload, qos=1).wait_for_publish(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and min(len(v) for v in seen.values()) < len(sent):
+            time.sleep(0.02)
+        assert len(seen["paho"]) == len(sent)
+        assert sorted(seen["buffered"]) == sorted(seen["paho"])
+        retained = [m for m in seen["buffered"] if m[3]]
+        assert retained == [(topics[1], b"retained", 1, True, False, True)]
+        assert isinstance(buffered, BufferedClient) and buffered.fast_publishes == len(sent)
+    finally:
+        source.publish(topics[1], b"", qos=1, retain=True).wait_for_publish(10)  # unretain
+        for client in (source, plain, buffered):
+            client.disconnect()
+            client.loop_stop()

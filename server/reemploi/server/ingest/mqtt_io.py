@@ -22,11 +22,15 @@ changes only how bytes move:
 * an MQTT 3.1.1 PUBACK, when no ``on_publish`` callback is set, is read as its two-byte
   message id, without building MQTT 5 reason-code and property objects nobody reads;
 * with no per-topic callback (``message_callback_add``), a message goes straight to
-  ``on_message`` instead of through the topic matcher first.
+  ``on_message`` instead of through the topic matcher first;
+* an MQTT 3.1.1 QoS 1 PUBLISH, with ``manual_ack``, is read with two index operations
+  into the same ``MQTTMessage`` fields paho's generic decoder fills (MQTT 5 properties
+  parsing, a debug-log topic decode and a fresh ``threading.Condition`` per received
+  message skipped: the delivery-tracking object of a *received* message is never used).
 
 Relies on paho internals present since 1.x (``_sock_recv``, ``_sock_close``,
 ``_packet_queue``, ``_packet_write``, ``_out_packet``, ``_handle_pubackcomp``,
-``_handle_on_message``);
+``_handle_on_message``, ``_handle_publish``, ``_in_packet``, ``_manual_ack``);
 ``tests/server/test_mqtt_io.py`` runs it against a real Mosquitto.
 """
 
@@ -49,6 +53,9 @@ _PUBLISH = int(mqtt.PUBLISH)
 _PUBACK = int(mqtt.PUBACK)
 _PUBACK_OK = ReasonCode(PacketTypes.PUBACK)
 _NO_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
+# The delivery-tracking object of every message *received* by the short path: paho only
+# uses it for messages this client publishes.
+_RECEIVED = mqtt.MQTTMessageInfo(0)
 
 
 def _plain(packet: dict[str, Any]) -> bool:
@@ -68,6 +75,7 @@ class BufferedClient(mqtt.Client):
         self.socket_reads = 0  # recv calls made on the socket (for tests and benchmarks)
         self.socket_writes = 0  # send calls made for coalesced runs of packets
         self._filtered = False  # a per-topic callback was added
+        self.fast_publishes = 0  # QoS 1 PUBLISH packets read by the short path below
 
     # ------------------------------------------------------------------ reading
 
@@ -194,6 +202,33 @@ class BufferedClient(mqtt.Client):
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     # ------------------------------------------------------------------ delivery
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        header = self._in_packet["command"]
+        if (
+            header & 0x06 != 0x02  # QoS 1 only
+            or not self._manual_ack
+            or self._protocol == MQTTProtocolVersion.MQTTv5
+        ):
+            return super()._handle_publish()
+        body = self._in_packet["packet"]
+        topic_end = 2 + ((body[0] << 8) | body[1]) if len(body) >= 2 else 0
+        if topic_end <= 2 or topic_end + 2 > len(body):
+            return super()._handle_publish()  # malformed: paho raises its own error
+        message = mqtt.MQTTMessage.__new__(mqtt.MQTTMessage)
+        message.timestamp = time.monotonic()
+        message.state = mqtt.mqtt_ms_invalid
+        message.dup = bool(header & 0x08)
+        message.mid = (body[topic_end] << 8) | body[topic_end + 1]
+        message._topic = bytes(body[2:topic_end])
+        message.payload = bytes(body[topic_end + 2 :])
+        message.qos = 1
+        message.retain = bool(header & 0x01)
+        message.properties = None
+        message.info = _RECEIVED
+        self.fast_publishes += 1
+        self._handle_on_message(message)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def message_callback_add(self, sub: str, callback: Any) -> None:
         self._filtered = True
