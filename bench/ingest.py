@@ -1,6 +1,6 @@
 """Benchmark of durable ingest: scan → Mosquitto → committed in the ledger → ack.
 
-    .venv/bin/python bench/ingest.py                 # 50,000 scans, 10 readers, ~3 min
+    .venv/bin/python bench/ingest.py                 # 50,000 scans, 10 readers, 3 rounds, ~10 min
     .venv/bin/python bench/ingest.py --postgres      # also the real system on PostgreSQL
     .venv/bin/python bench/ingest.py --quick --json out.json
 
@@ -11,11 +11,14 @@ side and phase by phase in the same run:
 
 * the raw ceiling (bench/_ceiling.py): a bare paho subscriber that group-commits plain rows
   to SQLite (``synchronous=FULL``) and acks each scan after its commit;
-* the real system: ``IngestService`` → ``IngestPipeline`` → ledger, SQLite with
+* the real system: ``IngestService`` → ledger writer process (``--writer local``: a thread)
+  → ``IngestPipeline`` → ledger, SQLite with
   ``synchronous=FULL`` (and with ``--postgres``, PostgreSQL with its defaults).
 
 Phases: maximum sustained throughput over ``--scans`` scans (first send → last ack), then
 ack latency paced at 500 and 1,000 scans/s, measured from each scan's scheduled send time.
+Every phase is played ``--rounds`` times (fresh assets each time); verdicts use the median
+of the per-round values, all of which are printed.
 Counts prove that every scan was acked exactly once and stored exactly once. Exit status 1
 when a count is wrong; targets not met are reported, not turned into a failure.
 """
