@@ -19,9 +19,9 @@ from reemploi.protocol import wire
 from reemploi.server.api.app import build_state
 from reemploi.server.db.engine import make_engine
 from reemploi.server.db.tables import custody_events, sightings
-from reemploi.server.ingest.mqtt import IngestService
+from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
 from reemploi.server.ingest.pipeline import BatchResult
-from reemploi.server.ingest.writer import LocalWriter, ProcessWriter
+from reemploi.server.ingest.writer import LocalWriter, ProcessWriter, WriterSpec
 from reemploi.server.settings import ServerSettings
 from reemploi.server.timeseries import TimeSeriesSettings
 
@@ -181,3 +181,34 @@ def test_settings_choose_the_ledger_writer(
         assert type(state.ingest.writer) is expected
     finally:
         state.engine.dispose()
+
+
+def test_a_frozen_writer_process_is_replaced_and_its_batch_written_once(
+    world: World,
+    mosquitto,  # type: ignore[no-untyped-def]
+) -> None:
+    writer = ProcessWriter(
+        WriterSpec(world.engine.url.render_as_string(hide_password=False), registry_ttl_s=0.0),
+        batch_timeout_s=2.0,
+    )
+    service = IngestService(
+        writer, BrokerAddress(mosquitto.host, mosquitto.port, tls=False), client_id="frozen"
+    )
+    service.start(wait_s=10)
+    reader = TestReader(mosquitto.host, mosquitto.port, *COUNTER)
+    frozen = writer.pid
+    try:
+        assert frozen is not None
+        os.kill(frozen, signal.SIGSTOP)  # alive, holding its pipe, answering nothing
+        reader.tap(1, wire.KIND_NDEF_URI, LAPTOP_URI)
+        ack = reader.next_ack(timeout=30)
+        assert (ack.seq, ack.result) == (1, wire.RESULT_ACCEPTED)
+        assert writer.restarts == 1 and writer.pid not in (None, frozen)
+        assert service.last_error is not None and "ne répond plus" in service.last_error
+        assert reader.no_ack(wait=1.0)
+        assert _sightings_of(world, 1) == 1
+        with pytest.raises(ProcessLookupError):  # the frozen one was killed and reaped
+            os.kill(frozen, 0)
+    finally:
+        reader.close()
+        service.stop()

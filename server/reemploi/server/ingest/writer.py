@@ -122,9 +122,14 @@ class ProcessWriter:
     keys make a batch committed just before the death harmless: it is acked as already
     recorded)."""
 
-    def __init__(self, spec: WriterSpec, start_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, spec: WriterSpec, start_timeout_s: float = 60.0, batch_timeout_s: float = 300.0
+    ) -> None:
         self.spec = spec
         self.start_timeout_s = start_timeout_s
+        # A writer silent this long is stuck (a lock never granted, a frozen process): it
+        # is killed and started again, and the batch submitted again.
+        self.batch_timeout_s = batch_timeout_s
         self.restarts = 0
         self._ctx = multiprocessing.get_context("spawn")
         self._process: Any = None
@@ -180,6 +185,12 @@ class ProcessWriter:
             raise WriteFailed("aucun lot en cours d'écriture")
         self._pending = False
         try:
+            if not self._pipe.poll(self.batch_timeout_s):
+                self._kill()
+                raise WriteFailed(
+                    "le processus d'écriture du registre ne répond plus"
+                    f" ({self.batch_timeout_s:.0f} s) : arrêté, il redémarre"
+                )
             reply = pickle.loads(self._pipe.recv_bytes())
         except (OSError, EOFError) as exc:
             self._kill()
