@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server_world import World, load_world
+from server_reader import TestReader
+from server_world import COUNTER, DOCK, World, load_world, start_ingest
 
 from reemploi.server.db.engine import make_engine
+from reemploi.server.ingest.mqtt import IngestService
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -28,3 +30,26 @@ def world(database_url: str) -> Iterator[World]:
         yield load_world(engine)
     finally:
         engine.dispose()
+
+
+@pytest.fixture(params=["local", "process"])
+def ingest(world: World, mosquitto, request: pytest.FixtureRequest) -> Iterator[IngestService]:  # type: ignore[no-untyped-def]
+    """The real ingest on the world's database, with the ledger written from this process
+    and from a writer process (a module narrows it with an indirect parametrize)."""
+    service = start_ingest(world.engine, mosquitto.host, mosquitto.port, request.param)
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def counter(mosquitto, ingest: IngestService) -> Iterator[TestReader]:  # type: ignore[no-untyped-def]
+    reader = TestReader(mosquitto.host, mosquitto.port, *COUNTER)
+    yield reader
+    reader.close()
+
+
+@pytest.fixture
+def dock(mosquitto, ingest: IngestService) -> Iterator[TestReader]:  # type: ignore[no-untyped-def]
+    reader = TestReader(mosquitto.host, mosquitto.port, *DOCK)
+    yield reader
+    reader.close()

@@ -24,6 +24,10 @@ LAPTOP_GIAI = "9521234LAP000001"
 SCREEN_GIAI = "9521234SCR000002"
 PHONE_GIAI = "9521234PHO000003"
 PHONE_UID = "04A1B2C3D4E5F6"
+LAPTOP_URI = f"{RESOLVER}/8004/{LAPTOP_GIAI}"
+SCREEN_URI = f"{RESOLVER}/8004/{SCREEN_GIAI}"
+COUNTER = ("cp-grenoble-hdv", "cp-grenoble-hdv-comptoir")  # (site, reader) at a collection point
+DOCK = ("atelier-pont-de-claix", "atelier-pdc-quai")  # a workshop's receiving dock
 
 
 @dataclass

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 from server_reader import TestReader
-from server_world import LAPTOP_GIAI, PHONE_UID, RESOLVER, SCREEN_GIAI, World, start_ingest
+from server_world import (
+    COUNTER,
+    LAPTOP_GIAI,
+    LAPTOP_URI,
+    PHONE_UID,
+    RESOLVER,
+    SCREEN_GIAI,
+    SCREEN_URI,
+    World,
+    start_ingest,
+)
 from sqlalchemy import event, func, select
 
 from reemploi.protocol import wire
@@ -24,34 +33,6 @@ from reemploi.server.db.tables import (
 from reemploi.server.ingest.mqtt import IngestService
 from reemploi.server.ingest.writer import LocalWriter
 from reemploi.server.ledger import verify
-
-COUNTER = ("cp-grenoble-hdv", "cp-grenoble-hdv-comptoir")
-DOCK = ("atelier-pont-de-claix", "atelier-pdc-quai")
-LAPTOP_URI = f"{RESOLVER}/8004/{LAPTOP_GIAI}"
-SCREEN_URI = f"{RESOLVER}/8004/{SCREEN_GIAI}"
-
-
-@pytest.fixture(params=["local", "process"])
-def ingest(world: World, mosquitto, request: pytest.FixtureRequest) -> Iterator[IngestService]:  # type: ignore[no-untyped-def]
-    """Every behaviour below, with the ledger written from this process and from a
-    writer process."""
-    service = start_ingest(world.engine, mosquitto.host, mosquitto.port, request.param)
-    yield service
-    service.stop()
-
-
-@pytest.fixture
-def counter(mosquitto, ingest: IngestService) -> Iterator[TestReader]:  # type: ignore[no-untyped-def]
-    reader = TestReader(mosquitto.host, mosquitto.port, *COUNTER)
-    yield reader
-    reader.close()
-
-
-@pytest.fixture
-def dock(mosquitto, ingest: IngestService) -> Iterator[TestReader]:  # type: ignore[no-untyped-def]
-    reader = TestReader(mosquitto.host, mosquitto.port, *DOCK)
-    yield reader
-    reader.close()
 
 
 def count(world: World, table, *where) -> int:  # type: ignore[no-untyped-def]

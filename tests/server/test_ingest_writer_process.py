@@ -7,12 +7,19 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from server_reader import TestReader
-from server_world import LAPTOP_GIAI, RESOLVER, SCREEN_GIAI, World, load_world, start_ingest
+from server_world import (
+    COUNTER,
+    LAPTOP_GIAI,
+    LAPTOP_URI,
+    SCREEN_URI,
+    World,
+    load_world,
+    start_ingest,
+)
 from sqlalchemy import func, select, text
 
 from reemploi.protocol import wire
@@ -25,23 +32,8 @@ from reemploi.server.ingest.writer import LocalWriter, ProcessWriter, WriterSpec
 from reemploi.server.settings import ServerSettings
 from reemploi.server.timeseries import TimeSeriesSettings
 
-COUNTER = ("cp-grenoble-hdv", "cp-grenoble-hdv-comptoir")
-LAPTOP_URI = f"{RESOLVER}/8004/{LAPTOP_GIAI}"
-SCREEN_URI = f"{RESOLVER}/8004/{SCREEN_GIAI}"
-
-
-@pytest.fixture
-def ingest(world: World, mosquitto) -> Iterator[IngestService]:  # type: ignore[no-untyped-def]
-    service = start_ingest(world.engine, mosquitto.host, mosquitto.port, "process")
-    yield service
-    service.stop()
-
-
-@pytest.fixture
-def counter(mosquitto, ingest: IngestService) -> Iterator[TestReader]:  # type: ignore[no-untyped-def]
-    reader = TestReader(mosquitto.host, mosquitto.port, *COUNTER)
-    yield reader
-    reader.close()
+# the shared ingest fixture (conftest.py), with the ledger written from a writer process
+in_a_writer_process = pytest.mark.parametrize("ingest", ["process"], indirect=True)
 
 
 def _writer(service: IngestService) -> ProcessWriter:
@@ -60,6 +52,7 @@ def _sightings_of(world: World, seq: int) -> int:
         )
 
 
+@in_a_writer_process
 def test_batches_are_written_by_a_child_process_and_reported_back(
     world: World, ingest: IngestService, counter: TestReader
 ) -> None:
@@ -86,6 +79,7 @@ def test_batches_are_written_by_a_child_process_and_reported_back(
     assert sum(result.counts["accepted"] for result in seen) == 1
 
 
+@in_a_writer_process
 def test_a_killed_writer_process_is_started_again_and_nothing_is_lost_or_doubled(
     world: World, ingest: IngestService, counter: TestReader
 ) -> None:
