@@ -56,7 +56,23 @@ class Device:
     revoked: bool
 
 
-class Registry:
+class _Lookups:
+    """Typed lookups of reference data over one ``_get(conn, kind, key)``."""
+
+    def _get(self, conn: Connection, kind: str, key: str) -> Any:
+        raise NotImplementedError
+
+    def device(self, conn: Connection, device_id: str) -> Device | None:
+        return self._get(conn, "device", device_id)  # type: ignore[no-any-return]
+
+    def site(self, conn: Connection, site_id: str) -> Site | None:
+        return self._get(conn, "site", site_id)  # type: ignore[no-any-return]
+
+    def organisation(self, conn: Connection, org_id: str) -> Organisation | None:
+        return self._get(conn, "org", org_id)  # type: ignore[no-any-return]
+
+
+class Registry(_Lookups):
     """Read-through cache of reference data; entries expire after ``ttl_s`` seconds so
     that an enrolment or a revocation takes effect without a restart."""
 
@@ -86,15 +102,6 @@ class Registry:
         self._cache[(kind, key)] = (now, value)
         return value
 
-    def device(self, conn: Connection, device_id: str) -> Device | None:
-        return self._get(conn, "device", device_id)  # type: ignore[no-any-return]
-
-    def site(self, conn: Connection, site_id: str) -> Site | None:
-        return self._get(conn, "site", site_id)  # type: ignore[no-any-return]
-
-    def organisation(self, conn: Connection, org_id: str) -> Organisation | None:
-        return self._get(conn, "org", org_id)  # type: ignore[no-any-return]
-
     def forget(self) -> None:
         self._cache.clear()
 
@@ -103,7 +110,7 @@ class Registry:
         return RegistryView(self)
 
 
-class RegistryView:
+class RegistryView(_Lookups):
     """The registry as one batch sees it: each device, site and organisation read once
     (through the registry's cache), then answered from a plain dict — a scan asks for
     four or five of them, the same few hundred times per batch."""
@@ -117,15 +124,6 @@ class RegistryView:
         if found is _MISSING:
             found = self._seen[(kind, key)] = self.registry._get(conn, kind, key)
         return found
-
-    def device(self, conn: Connection, device_id: str) -> Device | None:
-        return self._get(conn, "device", device_id)  # type: ignore[no-any-return]
-
-    def site(self, conn: Connection, site_id: str) -> Site | None:
-        return self._get(conn, "site", site_id)  # type: ignore[no-any-return]
-
-    def organisation(self, conn: Connection, org_id: str) -> Organisation | None:
-        return self._get(conn, "org", org_id)  # type: ignore[no-any-return]
 
 
 _MISSING = object()
