@@ -56,11 +56,12 @@ def main() -> int:
         stop.wait()
         ceiling.stop()
     else:
-        engine = make_engine(args.url, "FULL")
+        # the writer process opens its own engine; only a local writer needs one here
+        engine = make_engine(args.url, "FULL") if args.writer == "local" else None
         writer: IngestPipeline | ProcessWriter = (
-            ProcessWriter(WriterSpec(args.url, "FULL", IngestOptions()))
-            if args.writer == "process"
-            else IngestPipeline(engine, Registry(), IngestOptions())
+            IngestPipeline(engine, Registry(), IngestOptions())
+            if engine is not None
+            else ProcessWriter(WriterSpec(args.url, "FULL", IngestOptions()))
         )
         service = IngestService(
             writer,
@@ -80,7 +81,8 @@ def main() -> int:
         service.stop()
         if tracer is not None:
             tracer.dump(args.trace)
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     print("stopped", flush=True)
     return 0
 
