@@ -119,19 +119,20 @@ def _per_round(measures: list[Any], systems: list[str], rates: list[int]) -> lis
     rounds = sorted({m.round for m in measures})
     if len(rounds) < 2:
         return []
+    by = {(m.system, m.phase, m.round): m for m in measures}
     out = ["Par manche / per round (débit /s, × plafond ; p99 ms à chaque rythme):"]
     for number in rounds:
+        ceiling = by.get((CEILING, BURST, number))
         cells = []
-        ceiling = next((m for m in _rounds(measures, CEILING, BURST) if m.round == number), None)
         for system in systems:
-            burst = next((m for m in _rounds(measures, system, BURST) if m.round == number), None)
+            burst = by.get((system, BURST, number))
             text = f"{system} {burst.run.throughput:,.0f}".replace(",", " ") if burst else system
             if burst is not None and ceiling is not None and system != CEILING:
                 text += f" ({burst.run.throughput / ceiling.run.throughput:.2f})"
             for rate in rates:
-                paced = [m for m in _rounds(measures, system, f"paced-{rate}") if m.round == number]
-                if paced:
-                    text += f", {_p99(paced[0]):.2f}"
+                paced = by.get((system, f"paced-{rate}", number))
+                if paced is not None:
+                    text += f", {_p99(paced):.2f}"
             cells.append(text)
         out.append(f"  {number}: " + " | ".join(cells))
     return [*out, ""]
