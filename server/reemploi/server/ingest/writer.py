@@ -3,9 +3,10 @@
 The MQTT side of ingest (receiving scans, publishing acks, acknowledging deliveries) takes
 about a quarter of the CPU of a scan, the ledger side (decoding, deduplicating, resolving,
 chaining events, committing) the rest (≈ 40 and ≈ 110 µs under ``bench/ingest.py``). In
-one Python process they take turns on one interpreter lock; :class:`ProcessWriter` moves the ledger side to a child process, so the
-two halves run on two cores. :class:`LocalWriter` keeps everything in the calling process
-(tests, in-memory databases, the simplest deployments).
+one Python process they take turns on one interpreter lock; :class:`ProcessWriter` moves
+the ledger side to a child process, so the two halves run on two cores.
+:class:`LocalWriter` keeps everything in the calling process (tests, in-memory
+databases, the simplest deployments).
 
 Both follow one protocol: ``submit(batch)`` then ``collect()`` for its result, at most
 one batch in flight. Between the two, the caller can publish the acks of the batch
