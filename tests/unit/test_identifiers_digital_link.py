@@ -20,6 +20,7 @@ from reemploi.domain.digital_link import (
     grai_uri,
     parse_digital_link,
     pgln_uri,
+    plain_giai_canonical,
     sscc_uri,
 )
 from reemploi.domain.errors import InvalidIdentifier as InvalidIdentifierFromErrors
@@ -189,3 +190,54 @@ def test_parse_raises_only_invalid_identifier_on_arbitrary_text(text: str) -> No
         return
     # Whatever parses must round-trip through its own URI.
     assert parse_digital_link(link.uri) == link
+
+
+@given(
+    st.one_of(
+        st.from_regex(
+            r"https?://[a-zA-Z0-9.-]{1,20}(:[0-9]{1,5})?/8004/[0-9]{4}[0-9A-Za-z._-]{0,26}",
+            fullmatch=True,
+        ),
+        uri_like,
+        st.builds(
+            lambda head, value: (
+                head + "".join(f"%{ord(c):02X}" if c in "/?#%" else c for c in value)
+            ),
+            st.sampled_from(
+                ["https://id.gs1.org/8004/", "http://a.b/8004/0614", "https://x/8004/"]
+            ),
+            st.text(alphabet=SET_82, max_size=35),
+        ),
+    )
+)
+def test_plain_giai_shortcut_agrees_with_parsing(text: str) -> None:
+    # Ingest and the event hash take the shortcut for these links: it must give what
+    # parse + canonical gives, and nothing for text the parser refuses.
+    plain = plain_giai_canonical(text)
+    try:
+        link = parse_digital_link(text)
+    except InvalidIdentifier:
+        assert plain is None
+        return
+    if plain is not None:
+        assert link.primary_ai == "8004"
+        assert plain == link.canonical().uri
+
+
+def test_plain_giai_shortcut_on_examples() -> None:
+    assert (
+        plain_giai_canonical("https://id.reemploi.example:8443/8004/0614141ABC-1.x_2")
+        == "https://id.gs1.org/8004/0614141ABC-1.x_2"
+    )
+    for text in (
+        "https://id.gs1.org/8004/0614141a%2Fb",  # percent-encoded: parsed the long way
+        "https://id.gs1.org/8004/061",  # too short for a company prefix
+        "https://id.gs1.org/8004/A614141",  # no company prefix
+        "https://id.gs1.org/8004/" + "1" * 31,  # over 30 characters
+        "https://example.org/resolver/8004/0614141",  # path prefix: the long way
+        "https://-bad-.org/8004/0614141",  # invalid host
+        "https://id.gs1.org/8004/0614141?x=1",
+        "HTTPS://id.gs1.org/8004/0614141",
+        "https://id.gs1.org/8004/0614141\n",
+    ):
+        assert plain_giai_canonical(text) is None, text

@@ -36,6 +36,7 @@ __all__ = [
     "grai_uri",
     "parse_digital_link",
     "pgln_uri",
+    "plain_giai_canonical",
     "sscc_uri",
 ]
 
@@ -310,6 +311,21 @@ def parse_digital_link(uri: str) -> DigitalLink:
     ais = segments[start::2]
     domain = f"{scheme}://{authority}" + "".join(f"/{segment}" for segment in prefix)
     return DigitalLink(ais[0], values[0], tuple(zip(ais[1:], values[1:], strict=True)), domain)
+
+
+# A GIAI link whose value has nothing to percent-encode (digits, letters, "-", "." and
+# "_") right after the host, nothing after it: the link tags carry. Its canonical form is
+# the same value on the canonical domain, so ingest and the event hash skip the parser.
+_PLAIN_GIAI_RE: Final = re.compile(r"https?://([^/?#]+)/8004/([0-9]{4}[0-9A-Za-z._-]{0,26})")
+
+
+def plain_giai_canonical(uri: str) -> str | None:
+    """``parse_digital_link(uri).canonical().uri`` for a plain GIAI link (see above),
+    without building the link; None for any other text (parse it the long way)."""
+    match = _PLAIN_GIAI_RE.fullmatch(uri)
+    if match is None or not _AUTHORITY_RE.fullmatch(match.group(1)):
+        return None
+    return f"{CANONICAL_DOMAIN}/8004/{match.group(2)}"
 
 
 def format_digital_link(

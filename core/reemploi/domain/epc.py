@@ -17,6 +17,7 @@ from reemploi.domain.digital_link import (
     DigitalLink,
     check_charset_82,
     parse_digital_link,
+    plain_giai_canonical,
 )
 from reemploi.domain.errors import InvalidIdentifier
 
@@ -192,6 +193,9 @@ def normalise_epc(value: str) -> str:
     unsupported EPC schemes, values that do not convert) is returned unchanged,
     like the reference implementation of the CBV 2.0 event hash. Never raises.
     """
+    plain = plain_giai_canonical(value)
+    if plain is not None:
+        return plain
     try:
         if value[: len(_URN_PREFIX)].lower() == _URN_PREFIX:
             return _urn_to_link(value, CANONICAL_DOMAIN).uri

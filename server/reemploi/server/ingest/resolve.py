@@ -12,6 +12,7 @@ from reemploi.domain.digital_link import (
     InvalidIdentifier,
     format_digital_link,
     parse_digital_link,
+    plain_giai_canonical,
 )
 from reemploi.domain.sun import SunKeys, SunRejected, check_counter, verify_sun_url
 from reemploi.protocol import wire
@@ -29,6 +30,9 @@ class Resolution:
 @lru_cache(maxsize=65536)
 def canonical_giai(uri: str) -> str | None:
     """The canonical GIAI Digital Link of ``uri``, or None when it is not a GIAI link."""
+    plain = plain_giai_canonical(uri)  # what tags written by provisioning carry
+    if plain is not None:
+        return plain
     try:
         link = parse_digital_link(uri)
     except InvalidIdentifier:
