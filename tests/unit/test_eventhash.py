@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -243,6 +243,23 @@ def test_canonical_time_shortcut_agrees_with_the_full_parse(moment: datetime) ->
     # the same instant written another way goes through the full parse
     other = text[:-1] + "+00:00"
     assert canonical_time(text) == canonical_time(other) == text
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+    ),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_local_time_shortcut_agrees_with_the_full_parse(moment: datetime, minutes: int) -> None:
+    # What event builders write (local time, "+01:00", milliseconds) takes a shortcut;
+    # the same text without the colon in the offset takes the full parse.
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    local = moment.astimezone(timezone(timedelta(minutes=minutes)))
+    shortcut = local.isoformat(timespec="milliseconds")
+    full = shortcut[:-3] + shortcut[-2:]
+    expected = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    assert canonical_time(shortcut) == canonical_time(full) == expected
 
 
 def test_canonical_shaped_but_impossible_times_stay_as_written() -> None:

@@ -157,6 +157,7 @@ _TIME_RE = re.compile(
     r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$"
 )
 _CANONICAL_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+_LOCAL_MILLIS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}$")
 _NUMBER_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 
 
@@ -167,8 +168,15 @@ def canonical_time(text: str) -> str:
     Text that is not a date-time is returned unchanged (stripped).
     """
     text = text.strip()
-    if _CANONICAL_TIME_RE.match(text):  # already canonical (what our builders write)
+    if _CANONICAL_TIME_RE.match(text):  # already canonical
         return text
+    if _LOCAL_MILLIS_RE.match(text):  # what our builders write: local time, offset, millis
+        try:
+            moment = datetime.fromisoformat(text).astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass  # out of range: the general path below decides
+        else:
+            return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     match = _TIME_RE.match(text)
     if match is None:
         return text
