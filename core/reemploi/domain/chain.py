@@ -21,7 +21,12 @@ GENESIS = "0" * 64
 
 def canonical_document(event: dict[str, Any]) -> str:
     """The exact text stored for an event: sorted keys, no spaces, UTF-8 kept."""
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL_JSON.encode(event)
+
+
+# One encoder for every call (json.dumps with options builds a new one each time).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_COLUMNS_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def entry_hash(
@@ -51,7 +56,7 @@ def columns_text(values: Iterable[object]) -> str:
             out.append(value.isoformat(timespec="microseconds"))
         else:
             out.append(value)
-    return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+    return _COLUMNS_JSON.encode(out)
 
 
 @dataclass(frozen=True)

@@ -388,14 +388,28 @@ class _Canonicaliser:
         return f"{key}={canonical_value(value)}"
 
     def prehash(self, event: Mapping[str, Any]) -> str:
+        # One pass over the event's own keys (a dozen) rather than over the whole order.
+        known: list[tuple[int, str, Any]] = []
+        rest: list[tuple[str, Any]] = []
+        for key, value in event.items():
+            rank = _RANK.get(key)
+            if rank is not None:
+                if value is not None and value != [] and value != {}:
+                    known.append((rank, key, value))
+            elif key not in _IGNORED:
+                rest.append((key, value))
+        known.sort(key=_first)
         out = [f"eventType={event['type']}"]
-        for key in _CANONICAL_ORDER:
-            value = event.get(key)
-            if value is not None and value != [] and value != {}:
-                out.append(self.field(key, value))
-        rest = ((k, v) for k, v in event.items() if k not in _IGNORED and k not in _CANONICAL_ORDER)
+        out += [self.field(key, value) for _, key, value in known]
         out.append(self.extensions(rest))
         return "".join(out)
+
+
+_RANK = {key: rank for rank, key in enumerate(_CANONICAL_ORDER)}
+
+
+def _first(item: tuple[int, str, Any]) -> int:
+    return item[0]
 
 
 _FIELD_CACHE: dict[tuple[str, ...], str] = {}
@@ -451,10 +465,15 @@ def event_prehash(event: dict[str, Any], namespaces: Mapping[str, str] | None = 
     """
     if not isinstance(event.get("type"), str):
         raise ValueError("an EPCIS event needs a string 'type'")
+    if not namespaces and "@context" not in event:
+        return _DEFAULT_CANONICALISER.prehash(event)
     known = dict(DEFAULT_NAMESPACES)
     known.update(_context_namespaces(event.get("@context")))
     known.update(namespaces or {})
     return _Canonicaliser(known).prehash(event)
+
+
+_DEFAULT_CANONICALISER = _Canonicaliser(DEFAULT_NAMESPACES)
 
 
 def hash_prehash(prehash: str) -> str:
