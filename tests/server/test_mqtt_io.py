@@ -127,6 +127,30 @@ def test_packets_queued_together_leave_in_order_in_few_sends(make_mosquitto) -> 
         sink.close()
 
 
+def test_a_held_batch_is_sent_by_the_thread_that_queued_it(mosquitto) -> None:  # type: ignore[no-untyped-def]
+    # The ingest thread publishes each batch's acks inside held_wakeups(): it sends them
+    # itself, without waking the network thread to do it.
+    sink = Collector(mosquitto, "direct-sink")
+    sender = make_client(
+        BrokerAddress(mosquitto.host, mosquitto.port, False), "direct-sender", BufferedClient
+    )
+    sender.connect(mosquitto.host, mosquitto.port, keepalive=30)
+    sender.loop_start()
+    try:
+        sent = [f"ack {i}".encode() for i in range(50)]
+        for payload in sent:
+            with sender.held_wakeups():
+                info = sender.publish(TOPIC, payload, qos=1)
+            info.wait_for_publish(10)
+        sink.wait_for(len(sent))
+        assert sink.payloads == sent
+        assert (sender.direct_writes, sender.wakeups) == (len(sent), 0)
+    finally:
+        sender.disconnect()
+        sender.loop_stop()
+        sink.close()
+
+
 def test_per_topic_callbacks_still_route_by_topic(mosquitto) -> None:  # type: ignore[no-untyped-def]
     got: dict[str, list[bytes]] = {"filtered": [], "other": []}
     ready = threading.Event()

@@ -17,8 +17,11 @@ changes only how bytes move:
 * ``_packet_write`` sends a run of queued PUBACKs and QoS 1/2 PUBLISHes — packets with
   nothing to do once written — in one ``send``; any other packet goes through paho's own
   path, in order;
-* :meth:`held_wakeups` lets a thread queue many packets (the acks of a batch) and wake
-  the network thread once;
+* :meth:`held_wakeups` lets a thread queue many packets (the acks of a batch) and send
+  them itself, in one ``send``, when they are all such packets; the network thread is
+  woken (once) only for what is left. A lock keeps writes from the two threads whole
+  and in order; sending from the thread that queued saves a thread hand-over per batch
+  (the network thread waking, taking the interpreter lock, writing), on every ack's path;
 * an MQTT 3.1.1 PUBACK, when no ``on_publish`` callback is set, is read as its two-byte
   message id, without building MQTT 5 reason-code and property objects nobody reads;
 * with no per-topic callback (``message_callback_add``), a message goes straight to
@@ -72,6 +75,9 @@ class BufferedClient(mqtt.Client):
         self._rbuf = b""
         self._rpos = 0
         self._holding = threading.local()
+        self._write_lock = threading.RLock()  # one writer at a time on the socket
+        self.wakeups = 0  # times the network thread was woken to write (tests, benchmarks)
+        self.direct_writes = 0  # held runs sent by the thread that queued them
         self.socket_reads = 0  # recv calls made on the socket (for tests and benchmarks)
         self.socket_writes = 0  # send calls made for coalesced runs of packets
         self._filtered = False  # a per-topic callback was added
@@ -118,9 +124,25 @@ class BufferedClient(mqtt.Client):
             yield
         finally:
             self._holding.on = False
-            self._wake()
+            if not self._write_now():
+                self._wake()
+
+    def _write_now(self) -> bool:
+        """Send the queued packets from this thread; True when none is left for the
+        network thread. Only when every queued packet is a plain one (PUBACK, QoS 1/2
+        PUBLISH): anything else, or a socket that would block, is the network thread's."""
+        with self._write_lock:
+            pending = list(self._out_packet)  # a copy: the network thread may append
+            if self._sock is None or not pending or not all(_plain(p) for p in pending):
+                return not pending
+            rc = self._packet_write()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or self._out_packet:
+                return False
+            self.direct_writes += 1
+            return True
 
     def _wake(self) -> None:
+        self.wakeups += 1
         if self._sockpairW is not None:
             with contextlib.suppress(BlockingIOError, OSError):
                 self._sockpairW.send(b"0")
@@ -150,6 +172,10 @@ class BufferedClient(mqtt.Client):
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _packet_write(self) -> MQTTErrorCode:
+        with self._write_lock:
+            return self._write_runs()
+
+    def _write_runs(self) -> MQTTErrorCode:
         queue = self._out_packet
         while queue:
             run: list[Any] = []
