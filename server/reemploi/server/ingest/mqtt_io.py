@@ -132,7 +132,7 @@ class BufferedClient(mqtt.Client):
         network thread. Only when every queued packet is a plain one (PUBACK, QoS 1/2
         PUBLISH): anything else, or a socket that would block, is the network thread's."""
         with self._write_lock:
-            pending = list(self._out_packet)  # a copy: the network thread may append
+            pending: list[Any] = list(self._out_packet)  # a copy: the network thread appends
             if self._sock is None or not pending or not all(_plain(p) for p in pending):
                 return not pending
             rc = self._packet_write()
