@@ -70,6 +70,11 @@ class LocalWriter:
     def start(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.start()
+        try:  # warm the caches on the connection the batches will use
+            self.pipeline.rehearse(self._connection())
+        except Exception:  # not needed to work: the first batch is only slower
+            log.warning("ingest rehearsal failed", exc_info=True)
+            self._drop_connection()
 
     def submit(self, batch: Sequence[Received]) -> None:
         self._batch = batch
