@@ -25,7 +25,13 @@ from _trace import SutTracer
 from reemploi.server.db.engine import make_engine
 from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
 from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline
-from reemploi.server.ingest.writer import ProcessWriter, WriterSpec
+from reemploi.server.ingest.writer import (
+    BatchWriter,
+    HybridWriter,
+    LocalWriter,
+    ProcessWriter,
+    WriterSpec,
+)
 from reemploi.server.registry import Registry
 from reemploi.server.runtime import settle_after_startup
 
@@ -40,9 +46,9 @@ def main() -> int:
     parser.add_argument("--url")
     parser.add_argument(
         "--writer",
-        choices=("process", "local"),
-        default="process",
-        help="real: ledger writer in a process of its own (as deployed) or in this one",
+        choices=("hybrid", "process", "local"),
+        default="hybrid",
+        help="real: ledger writer as deployed (hybrid), in a process of its own, or here",
     )
     parser.add_argument("--trace", type=Path, help="real: write per-scan stage stamps here")
     args = parser.parse_args()
@@ -56,13 +62,17 @@ def main() -> int:
         stop.wait()
         ceiling.stop()
     else:
-        # the writer process opens its own engine; only a local writer needs one here
-        engine = make_engine(args.url, "FULL") if args.writer == "local" else None
-        writer: IngestPipeline | ProcessWriter = (
-            IngestPipeline(engine, Registry(), IngestOptions())
-            if engine is not None
-            else ProcessWriter(WriterSpec(args.url, "FULL", IngestOptions()))
-        )
+        # the writer process opens its own engine; this one needs one for local batches
+        engine = make_engine(args.url, "FULL") if args.writer != "process" else None
+        remote = ProcessWriter(WriterSpec(args.url, "FULL", IngestOptions()))
+        writer: IngestPipeline | BatchWriter
+        if engine is None:
+            writer = remote
+        elif args.writer == "local":
+            writer = IngestPipeline(engine, Registry(), IngestOptions())
+        else:
+            local = LocalWriter(IngestPipeline(engine, Registry(), IngestOptions()), False)
+            writer = HybridWriter(local, remote)
         service = IngestService(
             writer,
             address,

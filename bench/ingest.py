@@ -294,9 +294,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument(
         "--writer",
-        choices=("process", "local"),
-        default="process",
-        help="real system: ledger writer in a process of its own (as deployed) or not",
+        choices=("hybrid", "process", "local"),
+        default="hybrid",
+        help="real system's ledger writer: small batches here and large ones in a process of"
+        " its own (hybrid, as deployed), always in that process, or always here",
     )
     parser.add_argument(
         "--trace", action="store_true", help="paced phases: latency by stage (real systems)"

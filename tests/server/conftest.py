@@ -32,10 +32,11 @@ def world(database_url: str) -> Iterator[World]:
         engine.dispose()
 
 
-@pytest.fixture(params=["local", "process"])
+@pytest.fixture(params=["local", "process", "hybrid"])
 def ingest(world: World, mosquitto, request: pytest.FixtureRequest) -> Iterator[IngestService]:  # type: ignore[no-untyped-def]
-    """The real ingest on the world's database, with the ledger written from this process
-    and from a writer process (a module narrows it with an indirect parametrize)."""
+    """The real ingest on the world's database, with the ledger written from this process,
+    from a writer process, and from both by batch size (a module narrows it with an
+    indirect parametrize)."""
     service = start_ingest(world.engine, mosquitto.host, mosquitto.port, request.param)
     yield service
     service.stop()

@@ -12,7 +12,13 @@ from reemploi.server.db.engine import migrate
 from reemploi.server.demo.territory import load_territory
 from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
 from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline
-from reemploi.server.ingest.writer import ProcessWriter, WriterSpec
+from reemploi.server.ingest.writer import (
+    BatchWriter,
+    HybridWriter,
+    LocalWriter,
+    ProcessWriter,
+    WriterSpec,
+)
 from reemploi.server.registry import (
     Declaration,
     Registry,
@@ -62,17 +68,25 @@ def load_world(engine: Engine) -> World:
 _ids = iter(range(1, 10**6))
 
 
-def start_ingest(engine: Engine, host: str, port: int, writer: str = "local") -> IngestService:
-    """The real ingest; ``writer="process"`` writes the ledger from a writer process
-    (as ``reemploi-server run`` does), ``"local"`` from a thread of this one."""
+def start_ingest(
+    engine: Engine, host: str, port: int, writer: str = "local", local_max: int = 1
+) -> IngestService:
+    """The real ingest; ``writer="process"`` writes the ledger from a writer process,
+    ``"local"`` from the ingest thread of this one, ``"hybrid"`` (as ``reemploi-server
+    run`` does) batches of up to ``local_max`` here and larger ones in the process."""
     options = IngestOptions()
-    batches: IngestPipeline | ProcessWriter = (
-        ProcessWriter(
-            WriterSpec(engine.url.render_as_string(hide_password=False), "FULL", options, 0.0)
+    url = engine.url.render_as_string(hide_password=False)
+    batches: IngestPipeline | BatchWriter
+    if writer == "process":
+        batches = ProcessWriter(WriterSpec(url, "FULL", options, 0.0))
+    elif writer == "hybrid":
+        batches = HybridWriter(
+            LocalWriter(IngestPipeline(engine, Registry(ttl_s=0.0), options), checkpoint=False),
+            ProcessWriter(WriterSpec(url, "FULL", options, 0.0)),
+            local_max,
         )
-        if writer == "process"
-        else IngestPipeline(engine, Registry(ttl_s=0.0), options)
-    )
+    else:
+        batches = IngestPipeline(engine, Registry(ttl_s=0.0), options)
     service = IngestService(
         batches,
         BrokerAddress(host, port, tls=False),

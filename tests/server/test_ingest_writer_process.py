@@ -5,8 +5,10 @@ child's identity, its death, the database failing under it, a clean stop."""
 from __future__ import annotations
 
 import os
+import select as io_select
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,8 +29,9 @@ from reemploi.server.api.app import build_state
 from reemploi.server.db.engine import make_engine
 from reemploi.server.db.tables import custody_events, sightings
 from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
-from reemploi.server.ingest.pipeline import BatchResult
-from reemploi.server.ingest.writer import LocalWriter, ProcessWriter, WriterSpec
+from reemploi.server.ingest.pipeline import BatchResult, IngestOptions, IngestPipeline
+from reemploi.server.ingest.writer import HybridWriter, LocalWriter, ProcessWriter, WriterSpec
+from reemploi.server.registry import Registry
 from reemploi.server.settings import ServerSettings
 from reemploi.server.timeseries import TimeSeriesSettings
 
@@ -157,9 +160,10 @@ def test_stop_commits_what_was_received_and_ends_the_child(
 @pytest.mark.parametrize(
     ("url", "choice", "expected"),
     [
+        ("file", "hybrid", HybridWriter),
         ("file", "process", ProcessWriter),
         ("file", "local", LocalWriter),
-        ("sqlite://", "process", LocalWriter),  # in memory: no other process can open it
+        ("sqlite://", "hybrid", LocalWriter),  # in memory: no other process can open it
     ],
 )
 def test_settings_choose_the_ledger_writer(
@@ -206,3 +210,45 @@ def test_a_frozen_writer_process_is_replaced_and_its_batch_written_once(
     finally:
         reader.close()
         service.stop()
+
+
+def test_hybrid_writer_writes_small_batches_here_and_large_ones_in_the_process(
+    world: World,
+) -> None:
+    options = IngestOptions()
+    url = world.engine.url.render_as_string(hide_password=False)
+    writer = HybridWriter(
+        LocalWriter(IngestPipeline(world.engine, Registry(ttl_s=0.0), options), checkpoint=False),
+        ProcessWriter(WriterSpec(url, "FULL", options, 0.0)),
+        local_max=2,
+    )
+    site, device = COUNTER
+    now = datetime.now(UTC)
+
+    def scans(first: int, count: int) -> list[tuple[str, bytes, datetime]]:
+        return [
+            (
+                wire.topic(site, device, "scan"),
+                wire.encode_scan(wire.Scan(device, seq, wire.KIND_NFC_UID, "04A1B2C3", None, 0)),
+                now,
+            )
+            for seq in range(first, first + count)
+        ]
+
+    writer.start()
+    try:
+        assert writer.local.checkpointer is None  # the writer process checkpoints
+        writer.submit(scans(1, 2))
+        assert writer.pending_fileno() is None  # written by collect(), in this process
+        small = writer.collect()
+        writer.submit(scans(3, 10))
+        fileno = writer.pending_fileno()
+        assert fileno is not None  # the writer process has it: wait for its answer
+        assert io_select.select([fileno], [], [], 30)[0] == [fileno]
+        large = writer.collect()
+        assert (writer.local_batches, writer.remote_batches) == (1, 1)
+    finally:
+        writer.stop()
+    assert [wire.decode_ack(a.payload).seq for a in small.acks] == [1, 2]
+    assert [wire.decode_ack(a.payload).seq for a in large.acks] == list(range(3, 13))
+    assert all(_sightings_of(world, seq) == 1 for seq in range(1, 13))

@@ -29,10 +29,14 @@ class ServerSettings(BaseSettings):
     clock_tolerance_s: int = Field(default=300, description="device clock ahead of ours")
     clock_max_age_s: int = Field(default=7 * 24 * 3600, description="oldest plausible tap")
     ingest_batch_max: int = 2000
-    ingest_writer: Literal["process", "local"] = Field(
-        default="process",
-        description="process: the ledger is written from a process of its own (the MQTT side"
-        " and the web app keep this one); local: from a thread of this process",
+    ingest_writer: Literal["hybrid", "process", "local"] = Field(
+        default="hybrid",
+        description="hybrid: small batches (quiet traffic) written by the ingest thread of this"
+        " process, large ones (bursts) by a writer process of its own; process: always by that"
+        " process; local: always by the ingest thread",
+    )
+    ingest_local_max: int = Field(
+        default=8, ge=0, description="hybrid: largest batch written in this process"
     )
     sun_meta_read_key: SecretStr | None = Field(
         default=None, description="NTAG 424 DNA SDMMetaReadKey, 32 hex characters"

@@ -18,7 +18,7 @@ from ..db.engine import is_memory_database, make_engine, migrate
 from ..flows import FlowRecorder
 from ..ingest.mqtt import BrokerAddress, IngestService
 from ..ingest.pipeline import IngestOptions, IngestPipeline
-from ..ingest.writer import ProcessWriter, WriterSpec
+from ..ingest.writer import BatchWriter, HybridWriter, LocalWriter, ProcessWriter, WriterSpec
 from ..market.config import MarketSettings
 from ..market.install import install_market
 from ..registry import Registry
@@ -53,8 +53,10 @@ def build_state(
         options = IngestOptions(
             settings.clock_tolerance_s, settings.clock_max_age_s, settings.sun_keys()
         )
-        writer: IngestPipeline | ProcessWriter = (
-            ProcessWriter(
+        pipeline = IngestPipeline(engine, state.registry, options)
+        writer: IngestPipeline | BatchWriter = pipeline
+        if settings.ingest_writer != "local" and not is_memory_database(engine):
+            remote = ProcessWriter(
                 WriterSpec(
                     settings.database_url,
                     settings.sqlite_synchronous,
@@ -62,9 +64,13 @@ def build_state(
                     state.registry.ttl_s,
                 )
             )
-            if settings.ingest_writer == "process" and not is_memory_database(engine)
-            else IngestPipeline(engine, state.registry, options)
-        )
+            writer = (
+                HybridWriter(
+                    LocalWriter(pipeline, checkpoint=False), remote, settings.ingest_local_max
+                )
+                if settings.ingest_writer == "hybrid"
+                else remote
+            )
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         state.ingest = IngestService(
             writer,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import select
 import socket
 import ssl
 import threading
@@ -135,14 +136,15 @@ class IngestService:
         self.batch_max = batch_max
         self.on_batch = on_batch
         # SimpleQueue: the C queue (no Condition, no task accounting), cheaper per message
-        self.queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
         self.connected = threading.Event()
         self.last_error: str | None = None
         self.batches = 0
         self.received = 0
         self.processed = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
+        self._reconnect_at = 0.0
         self.client = make_client(
             address, client_id, BufferedClient, clean_session=False, manual_ack=True
         )
@@ -173,78 +175,153 @@ class IngestService:
         self.received += 1  # only this (the MQTT) thread writes it
         self.queue.put((msg.topic, bytes(msg.payload), datetime.now(UTC), msg.mid, msg.qos))
 
-    # ------------------------------------------------------------------ writer
+    # ------------------------------------------------------------------ the loop
 
-    def _write_loop(self) -> None:
+    def _run(self) -> None:
         try:
-            self._drain()
+            self._loop()
+        except Exception:  # never silently: the health endpoint shows it
+            log.exception("ingest loop stopped")
+            self.last_error = "boucle d'ingestion arrêtée (voir le journal)"
+            raise
         finally:
+            with contextlib.suppress(Exception):
+                self.client.disconnect()
             self.writer.stop()
 
-    def _gather(self, block: bool) -> tuple[list[_Queued], bool]:
-        """Up to ``batch_max`` queued messages, and whether the stop mark was met."""
+    def _loop(self) -> None:
+        """One thread does everything: broker I/O, batches, acks. Received messages
+        queue while a batch is written; as soon as it is committed, the next batch (all
+        that queued meanwhile) goes to the writer, then the acks of the first are
+        published — so a writer process works while this thread talks to the broker.
+        A synchronous writer (:class:`LocalWriter`) writes right here. A batch that
+        fails is kept and submitted again a second later (database down: never
+        dropped), while the broker connection is kept alive."""
+        held: list[_Queued] = []  # handed to the writer (or to hand again), not yet acked
+        submitted = False
+        retry_at = 0.0
+        while True:
+            stopping = self._stop.is_set()
+            if not held:
+                held = self._gather()
+                if not held and stopping:
+                    return
+            if held and not submitted and time.monotonic() >= retry_at:
+                submitted = self._submit(held)
+                if not submitted:
+                    if stopping:
+                        return  # not acked: the broker delivers it again
+                    retry_at = time.monotonic() + 1.0
+            if submitted and self.writer.pending_fileno() is None:  # synchronous writer
+                result = self._collect()
+                submitted = False
+                if result is None:
+                    retry_at = time.monotonic() + 1.0
+                else:
+                    self._publish(held, result)
+                    held = []
+            waiting = self.writer.pending_fileno() if submitted else None
+            ready = self._io(waiting, self._timeout(held, submitted, retry_at), not stopping)
+            if waiting is None or not (ready or self.writer.overdue()):
+                continue
+            result = self._collect()
+            submitted = False
+            if result is None:
+                retry_at = time.monotonic() + 1.0
+                continue
+            following = self._gather()
+            if following and self._submit(following):
+                # the writer works on the next batch while this one's acks go out
+                submitted = self.writer.pending_fileno() is not None
+                if not submitted:
+                    nxt = self._collect()
+                    self._publish(held, result)
+                    if nxt is None:
+                        held, retry_at = following, time.monotonic() + 1.0
+                    else:
+                        self._publish(following, nxt)
+                        held = []
+                    continue
+                self._publish(held, result)
+                held = following
+            else:
+                self._publish(held, result)
+                held = following
+                if following:
+                    retry_at = time.monotonic() + 1.0
+
+    def _timeout(self, held: list[_Queued], submitted: bool, retry_at: float) -> float:
+        if self.client.buffered() or (not held and not self.queue.empty()):
+            return 0.0
+        if held and not submitted:
+            return max(0.0, min(1.0, retry_at - time.monotonic()))
+        return 1.0
+
+    def _io(self, writer_fd: int | None, timeout: float, read: bool) -> bool:
+        """Waits for the broker socket or the writer (up to ``timeout``), then does the
+        broker's reads, writes and keep-alive; True when the writer's result is ready.
+        Not connected: connects again, at most once a second."""
+        client = self.client
+        sock = client.socket()
+        if sock is None:
+            now = time.monotonic()
+            if now >= self._reconnect_at:
+                self._reconnect_at = now + 1.0
+                try:
+                    client.reconnect()
+                except (OSError, ValueError) as exc:
+                    if not self._stop.is_set():
+                        self.last_error = f"broker injoignable : {exc!r}"[:300]
+                    log.debug("reconnect failed: %r", exc)
+                else:
+                    return False
+            wait = min(timeout, max(0.0, self._reconnect_at - time.monotonic()))
+            if writer_fd is not None:
+                ready, _, _ = select.select([writer_fd], [], [], wait)
+                return bool(ready)
+            time.sleep(wait)
+            return False
+        rlist: list[Any] = [sock] if read else []
+        if writer_fd is not None:
+            rlist.append(writer_fd)
+        wlist = [sock] if client.want_write() else []
+        pending = read and (client.buffered() > 0 or _ssl_pending(sock))
+        readable, writable, _ = select.select(rlist, wlist, [], 0.0 if pending else timeout)
+        if pending or sock in readable:
+            client.loop_read()
+        if sock in writable and client.socket() is not None:
+            client.loop_write()
+        if client.socket() is not None:
+            client.loop_misc()
+        return writer_fd is not None and writer_fd in readable
+
+    def _gather(self) -> list[_Queued]:
+        """Up to ``batch_max`` queued messages."""
         items: list[_Queued] = []
-        if block:
-            first = self.queue.get()
-            if first is None:
-                return items, True
-            items.append(first)
         while len(items) < self.batch_max:
             try:
-                nxt = self.queue.get_nowait()
+                items.append(self.queue.get_nowait())
             except queue.Empty:
                 break
-            if nxt is None:
-                return items, True
-            items.append(nxt)
-        return items, False
-
-    def _drain(self) -> None:
-        """One batch in flight: as soon as it is committed, the next one (whatever queued
-        meanwhile) goes to the writer, and only then are the acks of the first published,
-        so that a writer process works while this thread talks to the broker."""
-        inflight: list[_Queued] = []
-        stopping = False
-        while True:
-            if not inflight:
-                if stopping:
-                    return
-                inflight, stopping = self._gather(block=True)
-                if not inflight or not self._submit(inflight):
-                    return
-            result = self._collect(inflight)
-            if result is None:
-                return
-            following: list[_Queued] = []
-            if not stopping:
-                following, stopping = self._gather(block=False)
-                if following and not self._submit(following):
-                    following = []
-            self._publish(inflight, result)
-            inflight = following
+        return items
 
     def _submit(self, items: list[_Queued]) -> bool:
-        """Hands ``items`` to the writer; False only when stopping before it could."""
-        batch = [item[:3] for item in items]
-        while True:
-            try:
-                self.writer.submit(batch)
-                return True
-            except WriteFailed as exc:
-                self._fail(str(exc))
-                if self._stop.wait(1.0):
-                    return False
+        """Hands ``items`` to the writer; False when it could not (kept for a retry)."""
+        try:
+            self.writer.submit([item[:3] for item in items])
+            return True
+        except WriteFailed as exc:
+            self._fail(str(exc))
+            return False
 
-    def _collect(self, items: list[_Queued]) -> BatchResult | None:
-        """The committed result of ``items``: a failed batch is kept and submitted again
-        (database down: retry every second, never drop); None when stopping first."""
-        while True:
-            try:
-                return self.writer.collect()
-            except WriteFailed as exc:
-                self._fail(str(exc))
-                if self._stop.wait(1.0) or not self._submit(items):
-                    return None
+    def _collect(self) -> BatchResult | None:
+        """The committed result of the batch handed over; None when it failed (nothing
+        of it was kept: it is submitted again)."""
+        try:
+            return self.writer.collect()
+        except WriteFailed as exc:
+            self._fail(str(exc))
+            return None
 
     def _fail(self, message: str) -> None:
         self.last_error = message
@@ -272,26 +349,22 @@ class IngestService:
         return self._thread.is_alive()
 
     def start(self, wait_s: float = 10.0) -> None:
-        """Start once: the batch writer, the writer thread, then the MQTT loop
-        (idempotent)."""
+        """Start once: the batch writer, then the ingest loop (idempotent)."""
         if self.started:
             return
         try:
             self.writer.start()  # a writer process is ready before the first message
         except WriteFailed as exc:  # submit() starts it again
             self._fail(str(exc))
-        self._thread.start()
         self.client.connect_async(self.address.host, self.address.port, keepalive=30)
-        self.client.loop_start()
+        self._thread.start()
         if wait_s and not self.connected.wait(wait_s):
             log.warning("broker not reachable yet; ingest keeps retrying")
 
     def stop(self) -> None:
+        """Stops reading the broker, commits and acks what was received, disconnects."""
         self._stop.set()
-        self.queue.put(None)
         self._thread.join(timeout=30)
-        self.client.disconnect()
-        self.client.loop_stop()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """For tests and the demo: until every message received so far is committed and
@@ -302,3 +375,9 @@ class IngestService:
                 return True
             time.sleep(0.01)
         return False
+
+
+def _ssl_pending(sock: Any) -> bool:
+    """Decrypted bytes a TLS socket holds that ``select`` cannot see."""
+    pending = getattr(sock, "pending", None)
+    return bool(pending is not None and pending() > 0)

@@ -156,7 +156,7 @@ class BufferedClient(mqtt.Client):
         qos: int,
         info: mqtt.MQTTMessageInfo | None = None,
     ) -> MQTTErrorCode:
-        if not getattr(self._holding, "on", False) or self._thread is None:
+        if not getattr(self._holding, "on", False):
             return super()._packet_queue(command, packet, mid, qos, info)
         self._out_packet.append(
             {
