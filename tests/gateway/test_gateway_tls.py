@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from gateway_harness import GATEWAY, GatewayProcess, LedgerRecorder, publish_readers, reader_scans
 from support.services import Mosquitto, MosquittoSettings, MosquittoTls
-from tls_files import Pki, make_pki
+from support.tls_files import Pki, make_pki
 
 from reemploi.gateway.central_link import ALARM_CENTRAL_TLS
 

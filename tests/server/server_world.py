@@ -69,11 +69,17 @@ _ids = iter(range(1, 10**6))
 
 
 def start_ingest(
-    engine: Engine, host: str, port: int, writer: str = "local", local_max: int = 1
+    engine: Engine,
+    host: str,
+    port: int,
+    writer: str = "local",
+    local_max: int = 1,
+    ca_file: str | None = None,
 ) -> IngestService:
     """The real ingest; ``writer="process"`` writes the ledger from a writer process,
     ``"local"`` from the ingest thread of this one, ``"hybrid"`` (as ``reemploi-server
-    run`` does) batches of up to ``local_max`` here and larger ones in the process."""
+    run`` does) batches of up to ``local_max`` here and larger ones in the process; with
+    ``ca_file``, over TLS."""
     options = IngestOptions()
     url = engine.url.render_as_string(hide_password=False)
     batches: IngestPipeline | BatchWriter
@@ -89,7 +95,7 @@ def start_ingest(
         batches = IngestPipeline(engine, Registry(ttl_s=0.0), options)
     service = IngestService(
         batches,
-        BrokerAddress(host, port, tls=False),
+        BrokerAddress(host, port, tls=ca_file is not None, ca_file=ca_file),
         client_id=f"server-test-{next(_ids)}",
     )
     service.start(wait_s=10)
