@@ -25,13 +25,7 @@ from _trace import SutTracer
 from reemploi.server.db.engine import make_engine
 from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
 from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline
-from reemploi.server.ingest.writer import (
-    BatchWriter,
-    HybridWriter,
-    LocalWriter,
-    ProcessWriter,
-    WriterSpec,
-)
+from reemploi.server.ingest.writer import WriterSpec, make_writer
 from reemploi.server.registry import Registry
 from reemploi.server.runtime import settle_after_startup
 
@@ -62,17 +56,13 @@ def main() -> int:
         stop.wait()
         ceiling.stop()
     else:
-        # the writer process opens its own engine; this one needs one for local batches
-        engine = make_engine(args.url, "FULL") if args.writer != "process" else None
-        remote = ProcessWriter(WriterSpec(args.url, "FULL", IngestOptions()))
-        writer: IngestPipeline | BatchWriter
-        if engine is None:
-            writer = remote
-        elif args.writer == "local":
-            writer = IngestPipeline(engine, Registry(), IngestOptions())
-        else:
-            local = LocalWriter(IngestPipeline(engine, Registry(), IngestOptions()), False)
-            writer = HybridWriter(local, remote)
+        # as `reemploi-server run` builds it (an engine here connects only for local batches)
+        engine = make_engine(args.url, "FULL")
+        writer = make_writer(
+            args.writer,
+            IngestPipeline(engine, Registry(), IngestOptions()),
+            WriterSpec(args.url, "FULL", IngestOptions()),
+        )
         service = IngestService(
             writer,
             address,
@@ -91,8 +81,7 @@ def main() -> int:
         service.stop()
         if tracer is not None:
             tracer.dump(args.trace)
-        if engine is not None:
-            engine.dispose()
+        engine.dispose()
     print("stopped", flush=True)
     return 0
 

@@ -12,13 +12,7 @@ from reemploi.server.db.engine import migrate
 from reemploi.server.demo.territory import load_territory
 from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
 from reemploi.server.ingest.pipeline import IngestOptions, IngestPipeline
-from reemploi.server.ingest.writer import (
-    BatchWriter,
-    HybridWriter,
-    LocalWriter,
-    ProcessWriter,
-    WriterSpec,
-)
+from reemploi.server.ingest.writer import WriterKind, WriterSpec, make_writer
 from reemploi.server.registry import (
     Declaration,
     Registry,
@@ -72,7 +66,7 @@ def start_ingest(
     engine: Engine,
     host: str,
     port: int,
-    writer: str = "local",
+    writer: WriterKind = "local",
     local_max: int = 1,
     ca_file: str | None = None,
 ) -> IngestService:
@@ -82,19 +76,13 @@ def start_ingest(
     ``ca_file``, over TLS."""
     options = IngestOptions()
     url = engine.url.render_as_string(hide_password=False)
-    batches: IngestPipeline | BatchWriter
-    if writer == "process":
-        batches = ProcessWriter(WriterSpec(url, "FULL", options, 0.0))
-    elif writer == "hybrid":
-        batches = HybridWriter(
-            LocalWriter(IngestPipeline(engine, Registry(ttl_s=0.0), options), checkpoint=False),
-            ProcessWriter(WriterSpec(url, "FULL", options, 0.0)),
-            local_max,
-        )
-    else:
-        batches = IngestPipeline(engine, Registry(ttl_s=0.0), options)
     service = IngestService(
-        batches,
+        make_writer(
+            writer,
+            IngestPipeline(engine, Registry(ttl_s=0.0), options),
+            WriterSpec(url, "FULL", options, 0.0),
+            local_max,
+        ),
         BrokerAddress(host, port, tls=ca_file is not None, ca_file=ca_file),
         client_id=f"server-test-{next(_ids)}",
     )

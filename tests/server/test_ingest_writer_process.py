@@ -30,7 +30,13 @@ from reemploi.server.db.engine import make_engine
 from reemploi.server.db.tables import custody_events, sightings
 from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
 from reemploi.server.ingest.pipeline import BatchResult, IngestOptions, IngestPipeline
-from reemploi.server.ingest.writer import HybridWriter, LocalWriter, ProcessWriter, WriterSpec
+from reemploi.server.ingest.writer import (
+    HybridWriter,
+    LocalWriter,
+    ProcessWriter,
+    WriterSpec,
+    make_writer,
+)
 from reemploi.server.registry import Registry
 from reemploi.server.settings import ServerSettings
 from reemploi.server.timeseries import TimeSeriesSettings
@@ -217,11 +223,13 @@ def test_hybrid_writer_writes_small_batches_here_and_large_ones_in_the_process(
 ) -> None:
     options = IngestOptions()
     url = world.engine.url.render_as_string(hide_password=False)
-    writer = HybridWriter(
-        LocalWriter(IngestPipeline(world.engine, Registry(ttl_s=0.0), options), checkpoint=False),
-        ProcessWriter(WriterSpec(url, "FULL", options, 0.0)),
+    writer = make_writer(
+        "hybrid",
+        IngestPipeline(world.engine, Registry(ttl_s=0.0), options),
+        WriterSpec(url, "FULL", options, 0.0),
         local_max=2,
     )
+    assert isinstance(writer, HybridWriter)
     site, device = COUNTER
     now = datetime.now(UTC)
 

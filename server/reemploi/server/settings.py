@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reemploi.domain.sun import SunKeys
+
+from .ingest.writer import WriterKind
 
 
 class ServerSettings(BaseSettings):
@@ -29,7 +29,7 @@ class ServerSettings(BaseSettings):
     clock_tolerance_s: int = Field(default=300, description="device clock ahead of ours")
     clock_max_age_s: int = Field(default=7 * 24 * 3600, description="oldest plausible tap")
     ingest_batch_max: int = 2000
-    ingest_writer: Literal["hybrid", "process", "local"] = Field(
+    ingest_writer: WriterKind = Field(
         default="hybrid",
         description="hybrid: small batches (quiet traffic) written by the ingest thread of this"
         " process, large ones (bursts) by a writer process of its own; process: always by that"

@@ -14,11 +14,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..db.engine import is_memory_database, make_engine, migrate
+from ..db.engine import make_engine, migrate
 from ..flows import FlowRecorder
 from ..ingest.mqtt import BrokerAddress, IngestService
 from ..ingest.pipeline import IngestOptions, IngestPipeline
-from ..ingest.writer import BatchWriter, HybridWriter, LocalWriter, ProcessWriter, WriterSpec
+from ..ingest.writer import WriterSpec, make_writer
 from ..market.config import MarketSettings
 from ..market.install import install_market
 from ..registry import Registry
@@ -53,24 +53,14 @@ def build_state(
         options = IngestOptions(
             settings.clock_tolerance_s, settings.clock_max_age_s, settings.sun_keys()
         )
-        pipeline = IngestPipeline(engine, state.registry, options)
-        writer: IngestPipeline | BatchWriter = pipeline
-        if settings.ingest_writer != "local" and not is_memory_database(engine):
-            remote = ProcessWriter(
-                WriterSpec(
-                    settings.database_url,
-                    settings.sqlite_synchronous,
-                    options,
-                    state.registry.ttl_s,
-                )
-            )
-            writer = (
-                HybridWriter(
-                    LocalWriter(pipeline, checkpoint=False), remote, settings.ingest_local_max
-                )
-                if settings.ingest_writer == "hybrid"
-                else remote
-            )
+        writer = make_writer(
+            settings.ingest_writer,
+            IngestPipeline(engine, state.registry, options),
+            WriterSpec(
+                settings.database_url, settings.sqlite_synchronous, options, state.registry.ttl_s
+            ),
+            settings.ingest_local_max,
+        )
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         state.ingest = IngestService(
             writer,

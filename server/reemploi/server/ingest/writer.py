@@ -25,12 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection as Pipe
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection
 
 from ..db.checkpoint import Checkpointer, is_sqlite
-from ..db.engine import make_engine
+from ..db.engine import is_memory_database, make_engine
 from ..registry import Registry
 from .pipeline import BatchResult, Incoming, IngestOptions, IngestPipeline, Outgoing
 
@@ -299,6 +299,23 @@ class HybridWriter:
     def stop(self) -> None:
         self.remote.stop()
         self.local.stop()
+
+
+WriterKind = Literal["hybrid", "process", "local"]
+
+
+def make_writer(
+    kind: WriterKind, pipeline: IngestPipeline, spec: WriterSpec, local_max: int = 8
+) -> BatchWriter:
+    """The ledger writer ``kind`` names (``REEMPLOI_INGEST_WRITER``): ``pipeline`` writes
+    in this process, ``spec`` builds the writer process. A database in memory is always
+    written here: no other process can open it."""
+    if kind == "local" or is_memory_database(pipeline.engine):
+        return LocalWriter(pipeline)
+    remote = ProcessWriter(spec)
+    if kind == "process":
+        return remote
+    return HybridWriter(LocalWriter(pipeline, checkpoint=False), remote, local_max)
 
 
 def child_main(pipe: Pipe, spec: WriterSpec) -> None:
