@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from reemploi.domain.checkdigit import gs1_check_digit, is_ascii_digits
@@ -398,7 +399,7 @@ class _Canonicaliser:
                     known.append((rank, key, value))
             elif key not in _IGNORED:
                 rest.append((key, value))
-        known.sort(key=_first)
+        known.sort(key=itemgetter(0))
         out = [f"eventType={event['type']}"]
         out += [self.field(key, value) for _, key, value in known]
         out.append(self.extensions(rest))
@@ -406,10 +407,6 @@ class _Canonicaliser:
 
 
 _RANK = {key: rank for rank, key in enumerate(_CANONICAL_ORDER)}
-
-
-def _first(item: tuple[int, str, Any]) -> int:
-    return item[0]
 
 
 _FIELD_CACHE: dict[tuple[str, ...], str] = {}

@@ -117,9 +117,10 @@ def make_client(
 
 
 class IngestService:
-    """Runs the subscriber and one writer thread that hands whatever is queued to the
-    batch writer (:mod:`.writer`: in this process, or in a writer process), then
-    publishes the acks and acknowledges the deliveries of each committed batch."""
+    """Runs the subscriber in one ingest thread that hands whatever is queued to the
+    batch writer (:mod:`.writer`: in this process, in a writer process, or by batch
+    size), then publishes the acks and acknowledges the deliveries of each committed
+    batch."""
 
     def __init__(
         self,
@@ -172,7 +173,7 @@ class IngestService:
             log.warning(self.last_error)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        self.received += 1  # only this (the MQTT) thread writes it
+        self.received += 1  # only the ingest thread writes it
         self.queue.put((msg.topic, bytes(msg.payload), datetime.now(UTC), msg.mid, msg.qos))
 
     # ------------------------------------------------------------------ the loop
@@ -229,26 +230,14 @@ class IngestService:
             if result is None:
                 retry_at = time.monotonic() + 1.0
                 continue
+            # the next batch first: a writer process works on it while these acks go out
+            # (a synchronous writer writes it at the top of the loop)
             following = self._gather()
-            if following and self._submit(following):
-                # the writer works on the next batch while this one's acks go out
-                submitted = self.writer.pending_fileno() is not None
-                if not submitted:
-                    nxt = self._collect()
-                    self._publish(held, result)
-                    if nxt is None:
-                        held, retry_at = following, time.monotonic() + 1.0
-                    else:
-                        self._publish(following, nxt)
-                        held = []
-                    continue
-                self._publish(held, result)
-                held = following
-            else:
-                self._publish(held, result)
-                held = following
-                if following:
-                    retry_at = time.monotonic() + 1.0
+            submitted = bool(following) and self._submit(following)
+            if following and not submitted:
+                retry_at = time.monotonic() + 1.0
+            self._publish(held, result)
+            held = following
 
     def _timeout(self, held: list[_Queued], submitted: bool, retry_at: float) -> float:
         if self.client.buffered() or (not held and not self.queue.empty()):
