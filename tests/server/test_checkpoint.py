@@ -8,37 +8,74 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from reemploi.server.db.checkpoint import Checkpointer
-from reemploi.server.db.engine import make_engine
+from reemploi.server.db.engine import WAL_AUTOCHECKPOINT_PAGES, make_engine
 
 
-def test_background_passes_copy_the_log_while_a_writer_commits(tmp_path: Path) -> None:
+def _write_for(engine: Engine, wal: Path, seconds: float, pause_s: float) -> tuple[int, int]:
+    """Commit 20 rows at a time for ``seconds``; (rows written, largest log seen)."""
+    largest = rows = 0
+    with engine.connect() as conn:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with conn.begin():
+                conn.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": os.urandom(2000)}] * 20)
+            rows += 20
+            largest = max(largest, wal.stat().st_size)
+            if pause_s:
+                time.sleep(pause_s)
+    return rows, largest
+
+
+def _table(tmp_path: Path) -> Engine:
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}", "FULL")
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)"))
-    checkpointer = Checkpointer(engine, interval_s=0.01).start()
-    wal = tmp_path / "ledger.db-wal"
-    largest = 0
+    return engine
+
+
+def _count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM t")).scalar_one())
+
+
+def test_background_passes_copy_the_log_and_it_starts_over(tmp_path: Path) -> None:
+    # A writer that pauses between commits (a quiet hour): a pass copies the whole log
+    # between two commits and the next one starts it over, long before SQLite's own
+    # threshold.
+    engine = _table(tmp_path)
+    checkpointer = Checkpointer(engine, interval_s=0.05).start()
     try:
-        with engine.connect() as conn:
-            deadline = time.monotonic() + 1.5
-            rows = 0
-            while time.monotonic() < deadline:
-                with conn.begin():
-                    conn.execute(
-                        text("INSERT INTO t (v) VALUES (:v)"), [{"v": os.urandom(2000)}] * 20
-                    )
-                rows += 20
-                largest = max(largest, wal.stat().st_size)
+        rows, largest = _write_for(engine, tmp_path / "ledger.db-wal", 1.5, 0.02)
     finally:
         checkpointer.stop()
     assert checkpointer.passes > 10 and checkpointer.pages_copied > 0
     assert checkpointer.last_error is None
-    assert largest < 16 * 1024 * 1024  # the log starts over instead of growing
+    assert largest < 4 * 1024 * 1024  # a tenth of the threshold's log
+    assert _count(engine) == rows
+    engine.dispose()
+
+
+def test_a_writer_that_never_pauses_keeps_the_log_bounded(tmp_path: Path) -> None:
+    # Passes never find the whole log copied while commits follow each other without a
+    # pause: the commit that crosses SQLite's threshold checkpoints (most of it already
+    # copied) and the log starts over instead of growing without end.
+    engine = _table(tmp_path)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == rows
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == (
+            WAL_AUTOCHECKPOINT_PAGES
+        )
+    checkpointer = Checkpointer(engine, interval_s=0.05).start()
+    try:
+        rows, largest = _write_for(engine, tmp_path / "ledger.db-wal", 3.0, 0.0)
+    finally:
+        checkpointer.stop()
+    frame = 4096 + 24
+    assert largest <= (WAL_AUTOCHECKPOINT_PAGES + 200) * frame  # one commit past the threshold
+    assert rows * 2000 > 2 * largest  # more was written than the log ever held
+    assert _count(engine) == rows
     engine.dispose()
 
 
