@@ -9,7 +9,10 @@ Two ways to drive them:
 * :meth:`Fleet.paced` — one scan every ``1/rate`` seconds, readers in turn. Latency is
   measured from each scan's *scheduled* send time, so a sender that falls behind (or a
   system that stalls it) shows up in the figures instead of being hidden (no coordinated
-  omission).
+  omission). The first ``warmup_s`` seconds of scans are sent, acked and counted like the
+  others, but left out of the latency figures: both systems start in a fresh process for
+  each phase, and a server's first milliseconds (cold caches, a new write-ahead log) are
+  not its steady pace.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ class RunResult:
     results: Counter[str] = field(default_factory=Counter)  # "accepted/None", …
     first_send: float = 0.0
     last_ack: float = 0.0
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)  # scans due after the warm-up
+    warmup_scans: int = 0  # acked, counted, not in latencies_ms
+    measured_from: float = 0.0  # perf_counter: scans due earlier are the warm-up
 
     @property
     def elapsed_s(self) -> float:
@@ -65,6 +70,8 @@ class _Reader:
         self.acked: Counter[int] = Counter()
         self.results: Counter[str] = Counter()
         self.latencies: list[float] = []
+        self.measured_from = 0.0  # scans due earlier are the warm-up: no latency kept
+        self.warmup = 0
         self.stray = 0
         self.last_ack = 0.0
         self.inflight = 0
@@ -97,7 +104,10 @@ class _Reader:
             if self.acked[ack.seq] > 1:
                 return
             self.results[f"{ack.result}/{ack.reason}"] += 1
-            self.latencies.append((now - sent[0]) * 1000.0)
+            if sent[0] >= self.measured_from:
+                self.latencies.append((now - sent[0]) * 1000.0)
+            else:
+                self.warmup += 1
             if self.timeline is not None and ack.key in self.timeline:
                 self.timeline[ack.key][2] = now
             self.last_ack = now
@@ -133,6 +143,8 @@ class _Reader:
             self.acked.clear()
             self.results.clear()
             self.latencies.clear()
+            self.measured_from = 0.0
+            self.warmup = 0
             self.stray = 0
             self.inflight = 0
             self.last_ack = 0.0
@@ -206,7 +218,9 @@ class Fleet:
             reader.wake = None
         return self._collect(plan, first, timeout_s)
 
-    def paced(self, plan: Plan, rate: float, timeout_s: float) -> RunResult:
+    def paced(self, plan: Plan, rate: float, timeout_s: float, warmup_s: float = 0.0) -> RunResult:
+        """``plan``'s taps at ``rate``; latencies of the scans due in the first
+        ``warmup_s`` seconds are not kept (everything else about them is)."""
         self._reset()
         order: list[tuple[_Reader, str]] = []
         queues = [(self.readers[r.device], r.taps) for r in plan.readers]
@@ -216,6 +230,9 @@ class Fleet:
                 if i < len(taps):
                     order.append((reader, taps[i].uri))
         start = time.perf_counter() + 0.05
+        for reader, _ in queues:
+            with reader.lock:
+                reader.measured_from = start + warmup_s
         for i, (reader, uri) in enumerate(order):
             due = start + i / rate
             while True:
@@ -224,7 +241,9 @@ class Fleet:
                     break
                 time.sleep(ahead)  # no spinning: the load shares the 2 cores
             reader.send(uri, due)
-        return self._collect(plan, start, timeout_s)
+        result = self._collect(plan, start, timeout_s)
+        result.measured_from = start + warmup_s
+        return result
 
     # ------------------------------------------------------------------ results
 
@@ -255,6 +274,7 @@ class Fleet:
                 out.missing += len(reader.sent) - len(reader.acked)
                 out.results.update(reader.results)
                 out.latencies_ms.extend(reader.latencies)
+                out.warmup_scans += reader.warmup
                 out.last_ack = max(out.last_ack, reader.last_ack)
         return out
 

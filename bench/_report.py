@@ -184,6 +184,10 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         f"{context['readers']} lecteurs, QoS 1, TCP_NODELAY ; {context['broker']} ;"
         f" écriture du registre / ledger writer : {context.get('writer', 'process')} ;"
         f" {context['machine']} ; {context['when']}",
+        f"Rythmes / paced: {context['paced_seconds']:g} s mesurées après"
+        f" {context.get('warmup_seconds', 0):g} s de mise en route au même rythme (lectures"
+        " acquittées et comptées, hors latences) / measured after a warm-up at the same pace"
+        " (acked and counted, not in the latencies)",
         "",
         line(head),
         "|" + "|".join("-" * (w + 2) for w in widths) + "|",

@@ -82,16 +82,17 @@ def _ack_keys(result: BatchResult) -> list[str]:
 
 
 def decompose(
-    readers: dict[str, list[float]], system: dict[str, list[float]]
+    readers: dict[str, list[float]], system: dict[str, list[float]], since: float = 0.0
 ) -> dict[str, tuple[float, float, float]]:
-    """Per stage (and ``total``): p50, p90, p99 in ms over the scans seen on both sides.
+    """Per stage (and ``total``): p50, p90, p99 in ms over the scans seen on both sides
+    and due at ``since`` or later (after the warm-up).
 
     ``readers``: key → [due, sent, acked]; ``system``: key → [received, committed,
     published]."""
     columns: dict[str, list[float]] = {name: [] for name in ("total", *STAGES)}
     for key, (due, sent, acked) in readers.items():
         stamps = system.get(key)
-        if stamps is None or not acked or not all(stamps):
+        if stamps is None or not acked or not all(stamps) or due < since:
             continue
         received, committed, published = stamps
         points = (due, sent, received, committed, published, acked)

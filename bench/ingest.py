@@ -16,7 +16,9 @@ side and phase by phase in the same run:
   ``synchronous=FULL`` (and with ``--postgres``, PostgreSQL with its defaults).
 
 Phases: maximum sustained throughput over ``--scans`` scans (first send → last ack), then
-ack latency paced at 500 and 1,000 scans/s, measured from each scan's scheduled send time.
+ack latency paced at 500 and 1,000 scans/s, measured from each scan's scheduled send time
+(after ``--warmup-seconds`` at the same pace, whose scans are acked and counted but left
+out of the latency figures).
 Every phase is played ``--rounds`` times (fresh assets each time); verdicts use the median
 of the per-round values, all of which are printed.
 Counts prove that every scan was acked exactly once and stored exactly once. Exit status 1
@@ -116,6 +118,8 @@ class Measure:
             "dead_letters": self.dead_letters,
             "elapsed_s": round(self.run.elapsed_s, 3),
             "throughput": round(self.run.throughput, 1),
+            "latency_scans": len(lat),
+            "warmup_scans": self.run.warmup_scans,
             "p50_ms": round(percentile(lat, 50), 3),
             "p99_ms": round(percentile(lat, 99), 3),
             "max_ms": round(max(lat), 3) if lat else None,
@@ -264,7 +268,7 @@ def run_real(
         cpu,
     )
     if trace_file is not None:
-        measure.stages = decompose(timeline, json.loads(trace_file.read_text()))
+        measure.stages = decompose(timeline, json.loads(trace_file.read_text()), run.measured_from)
     measure.check()
     return measure
 
@@ -275,6 +279,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--readers", type=int, default=10, help="simulated readers (1-10)")
     parser.add_argument(
         "--paced-seconds", type=float, default=10.0, help="length of each paced run"
+    )
+    parser.add_argument(
+        "--warmup-seconds",
+        type=float,
+        default=None,
+        help="paced runs: first seconds at the same pace, acked and counted but not in the"
+        " latency figures (default 1, 0.2 with --quick)",
     )
     parser.add_argument("--rates", default="500,1000", help="paced rates, scans/s")
     parser.add_argument("--window", type=int, default=200, help="unacked scans per reader")
@@ -308,6 +319,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.paced_seconds = min(args.paced_seconds, 1.0)
     if args.rounds is None:
         args.rounds = 1 if args.quick else 3
+    if args.warmup_seconds is None:
+        args.warmup_seconds = 0.2 if args.quick else 1.0
+    if args.warmup_seconds < 0:
+        parser.error("--warmup-seconds ≥ 0")
     if args.rounds < 1:
         parser.error("--rounds ≥ 1")
     return args
@@ -332,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         for rate in rates:
             plan = make_plan(
                 f"paced-{rate}-{number}",
-                int(rate * args.paced_seconds),
+                int(rate * (args.warmup_seconds + args.paced_seconds)),
                 args.readers,
                 args.first_share,
                 args.seed,
@@ -342,7 +357,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"paced-{rate}",
                     number,
                     plan,
-                    lambda f, p=plan, r=rate: f.paced(p, r, timeout_s=args.paced_seconds + 60),
+                    lambda f, p=plan, r=rate: f.paced(
+                        p, r, timeout_s=args.paced_seconds + 60, warmup_s=args.warmup_seconds
+                    ),
                 )
             )
     folder = Path(tempfile.mkdtemp(prefix="reemploi-bench-"))
@@ -402,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         "window": args.window,
         "rates": rates,
         "paced_seconds": args.paced_seconds,
+        "warmup_seconds": args.warmup_seconds,
         "first_share": args.first_share,
         "rounds": args.rounds,
         "writer": args.writer,
