@@ -5,13 +5,18 @@ account; a refused request never signs in."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from reemploi.server.db.market_tables import registrations, users
 from reemploi.server.db.tables import organisations
 from reemploi.server.market.roles import Role
 
-from .conftest import World
+from .conftest import World, make_world
 
 REQUEST = {
     "email": "Contact@Repair-Cafe.example",
@@ -112,3 +117,48 @@ def test_refused_registration_never_signs_in(world: World) -> None:
         "/api/market/registrations", json={**REQUEST, "email": "autre@exemple.example"}
     )
     assert other.status_code == 403
+
+
+LIMITED = "Trop de demandes d’inscription depuis cette adresse : réessayez dans {} secondes."
+
+
+def _request(n: int) -> dict[str, str]:
+    return {**REQUEST, "email": f"atelier{n}@exemple.example"}
+
+
+def test_one_address_records_at_most_five_requests_an_hour(world: World) -> None:
+    open_registration(world)
+    here = world.client()
+    # refused requests (bad fields) are not counted: only recorded ones fill the queue
+    assert here.post("/api/market/registrations", json={**REQUEST, "email": "x"}).status_code == 422
+    for n in range(5):
+        reply = here.post("/api/market/registrations", json=_request(n))
+        assert reply.status_code == 200, reply.text
+    sixth = here.post("/api/market/registrations", json=_request(5))
+    assert sixth.status_code == 429
+    message = sixth.json()["message"]
+    seconds = int(message.split("dans ")[1].split(" ")[0])
+    assert 3500 < seconds <= 3601 and message == LIMITED.format(seconds)
+    page = here.post("/m/inscription", data=_request(6))  # the form is held back too
+    assert page.status_code == 429 and "Trop de demandes d’inscription" in page.text
+    assert 'value="atelier6@exemple.example"' in page.text  # what was typed is kept
+    with world.state.engine.connect() as conn:
+        stored = {row.email for row in conn.execute(select(registrations))}
+    assert stored == {f"atelier{n}@exemple.example" for n in range(5)}
+    # another address is not held back by this one
+    elsewhere = TestClient(world.app, client=("203.0.113.7", 50000))  # type: ignore[arg-type]
+    assert elsewhere.post("/api/market/registrations", json=_request(7)).status_code == 200
+
+
+def test_the_limit_and_the_window_come_from_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REEMPLOI_MARKET_SIGNUP_REQUESTS", "1")
+    monkeypatch.setenv("REEMPLOI_MARKET_SIGNUP_WINDOW_S", "0.5")
+    world = make_world(tmp_path / "market.db")
+    open_registration(world)
+    here = world.client()
+    assert here.post("/api/market/registrations", json=_request(0)).status_code == 200
+    assert here.post("/api/market/registrations", json=_request(1)).status_code == 429
+    time.sleep(0.6)  # the window has passed
+    assert here.post("/api/market/registrations", json=_request(1)).status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 from . import registrations, transaction
@@ -11,6 +12,7 @@ from .api import router
 from .config import load_rules
 from .http import ActorDep, MarketDep, perm
 from .roles import Permission as P
+from .signup_gate import gated_signup
 
 
 class Registration(BaseModel):
@@ -23,11 +25,15 @@ class Registration(BaseModel):
 
 
 @router.post("/registrations", summary="Demander un compte (inscription ouverte)", **perm(P.PUBLIC))
-def post_registration(body: Registration, m: MarketDep) -> dict[str, Any]:
-    made = transaction.write(
-        m.engine,
-        lambda conn: registrations.request_account(
-            conn, load_rules(conn), hasher=m.hasher, **body.model_dump()
+def post_registration(body: Registration, request: Request, m: MarketDep) -> dict[str, Any]:
+    made = gated_signup(
+        m,
+        request,
+        lambda: transaction.write(
+            m.engine,
+            lambda conn: registrations.request_account(
+                conn, load_rules(conn), hasher=m.hasher, **body.model_dump()
+            ),
         ),
     )
     return {"id": made, "status": "pending"}

@@ -27,6 +27,10 @@ class MarketSettings(BaseSettings):
     gs1_prefix: str = Field(default="9521234", description="platform GS1 company prefix")
     login_failures: int = Field(default=5, description="failed logins per window")
     login_window_s: float = Field(default=300.0)
+    signup_requests: int = Field(
+        default=5, ge=1, description="registration requests recorded per address per window"
+    )
+    signup_window_s: float = Field(default=3600.0, gt=0)
     operator_name: str = "Réemploi — plateforme métropolitaine (démonstration)"
     operator_address: str = "Le Forum, 3 rue Malakoff, 38000 Grenoble"
     operator_siren: str = "000 000 000 (démonstration)"

@@ -43,6 +43,9 @@ class MarketState:
     app_state: AppState
     limiter: FailureWindow
     _pipeline: IngestPipeline | None = field(default=None)
+    # registration requests recorded per client address (open platform): an address
+    # cannot fill the administrators' queue, nor make the server hash passwords for it
+    signup_limiter: FailureWindow = field(default_factory=lambda: FailureWindow(5, 3600.0))
     oidc: ProviderDirectory = field(default_factory=ProviderDirectory)
 
     _hasher: PasswordHasher | None = field(default=None)
@@ -171,6 +174,12 @@ def perm(permission: Permission) -> dict[str, Any]:
 def login_key(request: Request, email: str) -> str:
     client = request.client.host if request.client else "?"
     return f"{client}|{email.strip().lower()}"
+
+
+def client_key(request: Request) -> str:
+    """The client's address (behind a reverse proxy: the proxy's own, unless uvicorn is
+    told to trust its forwarded headers)."""
+    return request.client.host if request.client else "?"
 
 
 def now_s() -> float:

@@ -53,6 +53,7 @@ def install_market(app: FastAPI, settings: MarketSettings | None = None) -> None
         settings=settings,
         app_state=app.state.reemploi,
         limiter=FailureWindow(settings.login_failures, settings.login_window_s),
+        signup_limiter=FailureWindow(settings.signup_requests, settings.signup_window_s),
     )
     for router in (api_router, pages_router):
         for route in router.routes:

@@ -14,6 +14,7 @@ from .errors import N_, NotFound
 from .http import ActorDep, MarketDep, MarketState, perm
 from .pages_admin import admin_context
 from .roles import Permission as P
+from .signup_gate import gated_signup
 from .web import on_form, redirect, render, router
 
 OUTCOME = {"approuver": "registration_approved", "refuser": "registration_refused"}
@@ -35,7 +36,7 @@ async def signup_submit(request: Request, m: MarketDep) -> Response:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
 
-    def work() -> int:
+    def record() -> int:
         return transaction.write(
             m.engine,
             lambda conn: registrations.request_account(
@@ -50,6 +51,9 @@ async def signup_submit(request: Request, m: MarketDep) -> Response:
                 hasher=m.hasher,
             ),
         )
+
+    def work() -> int:
+        return gated_signup(m, request, record)
 
     def done(_id: int) -> Response:
         return render(request, "signup.html", None, sent=True, values={}, roles=[])
