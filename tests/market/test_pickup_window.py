@@ -13,6 +13,8 @@ from reemploi.server.db.market_tables import pickups
 from reemploi.server.market.config import MarketRules
 from reemploi.server.market.errors import InvalidInput
 from reemploi.server.market.i18n import translate
+from reemploi.server.market.localtime import LOCAL_ZONE as GRENOBLE
+from reemploi.server.market.localtime import aware, local_today
 from reemploi.server.market.pickups import choose_window
 from reemploi.server.market.roles import Role
 
@@ -32,12 +34,31 @@ def refusal(start: str | None, end: str | None) -> dict[str, str]:
 
 def test_window_defaults_to_the_whole_allowed_range() -> None:
     start, end = choose_window(PLANNED, TODAY, RULES)
-    assert start == datetime(2027, 3, 10, 8, tzinfo=UTC)
-    assert end == datetime(2027, 3, 15, 18, tzinfo=UTC)
+    assert start == datetime(2027, 3, 10, 8, tzinfo=GRENOBLE)
+    assert end == datetime(2027, 3, 15, 18, tzinfo=GRENOBLE)
     late = choose_window(PLANNED, date(2027, 3, 12), RULES)  # never before today
     assert late[0].date() == date(2027, 3, 12) and late[1].date() == date(2027, 3, 17)
     chosen = choose_window(PLANNED, TODAY, RULES, "2027-03-11", "2027-03-11")
-    assert chosen == (datetime(2027, 3, 11, 8, tzinfo=UTC), datetime(2027, 3, 11, 18, tzinfo=UTC))
+    assert chosen == (
+        datetime(2027, 3, 11, 8, tzinfo=GRENOBLE),
+        datetime(2027, 3, 11, 18, tzinfo=GRENOBLE),
+    )
+
+
+def test_window_hours_are_grenoble_time_in_winter_and_in_summer() -> None:
+    # 8:00 to 18:00 local: 7:00 to 17:00 UTC before the clocks change (28 March 2027),
+    # 6:00 to 16:00 UTC after
+    winter = choose_window(PLANNED, TODAY, RULES, "2027-03-11", "2027-03-11")
+    assert [t.astimezone(UTC).hour for t in winter] == [7, 17]
+    summer = choose_window(date(2027, 3, 29), TODAY, RULES, "2027-03-30", "2027-03-30")
+    assert [t.astimezone(UTC).hour for t in summer] == [6, 16]
+    assert summer[0].isoformat() == "2027-03-30T08:00:00+02:00"
+
+
+def test_today_is_the_day_in_grenoble() -> None:
+    # 23:30 UTC on 9 March is already 10 March in Grenoble (0:30 CET)
+    assert local_today(datetime(2027, 3, 9, 23, 30, tzinfo=UTC)) == date(2027, 3, 10)
+    assert local_today(datetime(2027, 3, 9, 22, 30)) == date(2027, 3, 9)  # naive = UTC
 
 
 def test_window_is_refused_field_by_field_in_french() -> None:
@@ -78,8 +99,15 @@ def test_claim_through_the_api_keeps_the_chosen_window(world: World) -> None:
     )
     assert made.status_code == 200, made.text
     listed = workshop.get("/api/market/pickups").json()[0]
-    assert listed["window_start"].startswith(first.isoformat() + "T08:00")
-    assert listed["window_end"].startswith(last.isoformat() + "T18:00")
+    # returned in Grenoble time with its offset, stored as the UTC instant
+    offset = datetime.combine(first, datetime.min.time(), GRENOBLE).strftime("%z")
+    offset = offset[:3] + ":" + offset[3:]
+    assert listed["window_start"] == f"{first.isoformat()}T08:00:00{offset}"
+    assert listed["window_end"].startswith(last.isoformat() + "T18:00:00+0")
+    with world.state.engine.connect() as conn:
+        stored = conn.execute(select(pickups.c.window_start)).scalar_one()
+    opens = datetime.combine(first, datetime.min.time().replace(hour=8), GRENOBLE)
+    assert aware(stored) == opens  # the same instant (SQLite gives it back naive, in UTC)
 
 
 def test_claim_form_shows_the_error_on_the_claimed_row(world: World) -> None:

@@ -24,6 +24,7 @@ from ..db.tables import assets, sites
 from ..registry import Declaration, declare_asset
 from .accounts import User
 from .errors import N_, InvalidInput
+from .localtime import local_time
 
 CATEGORIES = ("laptop", "desktop", "screen", "phone", "tablet", "server", "network")
 CSV_COLUMNS = ("category", "description", "serial", "ram_gb", "storage_gb", "year")
@@ -245,7 +246,15 @@ def my_declarations(conn: Connection, organisation_id: str) -> list[dict[str, An
             .where(declaration_items.c.declaration_id == row.id)
             .order_by(assets.c.id)
         ).all()
-        out.append({**row._mapping, "items": [dict(i._mapping) for i in items]})
+        out.append(
+            {
+                **row._mapping,
+                # pickup hours in Grenoble's local time (stored as UTC instants)
+                "window_start": local_time(row.window_start),
+                "window_end": local_time(row.window_end),
+                "items": [dict(i._mapping) for i in items],
+            }
+        )
     return out
 
 

@@ -14,6 +14,7 @@ from .config import load_rules
 from .declarations import CATEGORIES, declare, make_item, my_declarations, parse_csv, parse_date
 from .errors import N_, InvalidInput
 from .http import ActorDep, MarketDep, MarketState, perm
+from .localtime import local_today
 from .roles import Permission as P
 from .web import on_form, redirect, render, router
 
@@ -113,7 +114,7 @@ def declarations_page(request: Request, actor: ActorDep, m: MarketDep) -> Respon
 
 def _declared_context(m: MarketState) -> dict[str, Any]:
     """Declared supply, each with the days its pickup may be scheduled on."""
-    today = datetime.now(UTC).date()
+    today = local_today(datetime.now(UTC))
     with m.engine.connect() as conn:
         found = supply.declared_supply(conn)
         rules = load_rules(conn)

@@ -25,13 +25,10 @@ from .config import MarketRules
 from .custody_steps import StepTarget, apply_step
 from .declarations import check_request_id, parse_date
 from .errors import N_, Conflict, InvalidInput, NotAllowed, NotFound
+from .localtime import LOCAL_ZONE, aware, local_time, local_today
 from .roles import Role
 
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
+# Pickups run from 8:00 to 18:00, Grenoble time (see localtime.py).
 WINDOW_OPENS = time(8, 0)
 WINDOW_CLOSES = time(18, 0)
 
@@ -51,7 +48,8 @@ def choose_window(
     end: str | None = None,
 ) -> tuple[datetime, datetime]:
     """The claimant's window, checked field by field against the allowed range; without
-    a choice, the whole range. Pure."""
+    a choice, the whole range: from 8:00 on the first day to 18:00 on the last, local
+    time (aware datetimes in Europe/Paris). Pure."""
     first, last = allowed_window(planned, today, rules)
     errors: dict[str, str] = {}
     chosen: dict[str, date] = {}
@@ -75,8 +73,8 @@ def choose_window(
             N_("Please correct the highlighted fields."), fields=errors, params=params
         )
     return (
-        datetime.combine(chosen["window_start"], WINDOW_OPENS, tzinfo=UTC),
-        datetime.combine(chosen["window_end"], WINDOW_CLOSES, tzinfo=UTC),
+        datetime.combine(chosen["window_start"], WINDOW_OPENS, tzinfo=LOCAL_ZONE),
+        datetime.combine(chosen["window_end"], WINDOW_CLOSES, tzinfo=LOCAL_ZONE),
     )
 
 
@@ -118,7 +116,7 @@ def claim(
     ).scalar_one()
     if not still:
         raise Conflict(N_("Nothing is left to collect in this declaration."))
-    start, end = choose_window(decl.planned_date, now.date(), rules, window_start, window_end)
+    start, end = choose_window(decl.planned_date, local_today(now), rules, window_start, window_end)
     if rules.claim_rule == "rotation":
         open_pickups = conn.execute(
             select(func.count())
@@ -129,7 +127,7 @@ def claim(
                 pickups.c.status == "scheduled",
             )
         ).scalar_one()
-        age = now - _aware(decl.created_at)
+        age = now - aware(decl.created_at)
         if open_pickups and age < timedelta(hours=rules.rotation_grace_hours):
             raise Conflict(
                 N_(
@@ -161,8 +159,8 @@ def claim(
         insert(pickups)
         .values(
             claim_id=claim_id,
-            window_start=start,
-            window_end=end,
+            window_start=start.astimezone(UTC),
+            window_end=end.astimezone(UTC),
             status="scheduled",
         )
         .returning(pickups.c.id)
@@ -290,6 +288,8 @@ def pickups_for(conn: Connection, user: User) -> list[dict[str, Any]]:
     out = []
     for row in conn.execute(query):
         item = dict(row._mapping)
+        item["window_start"] = local_time(row.window_start)
+        item["window_end"] = local_time(row.window_end)
         item["units"] = conn.execute(
             select(func.count())
             .select_from(declaration_items)
