@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 
 from reemploi.server.api.app import build_state, create_app
@@ -38,7 +39,11 @@ class World:
 
 # Argon2id at its lowest cost, for tests only (production keeps RFC 9106's profile).
 TEST_SETTINGS = MarketSettings(
-    cookie_secure=False, password_time_cost=1, password_memory_kib=64, password_parallelism=1
+    cookie_secure=False,
+    password_time_cost=1,
+    password_memory_kib=64,
+    password_parallelism=1,
+    secrets_key=Fernet.generate_key().decode(),  # a fresh key per test session
 )
 
 

@@ -10,10 +10,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from pydantic import SecretStr, ValidationError
+from sqlalchemy import select, update
 
-from reemploi.server.db.market_tables import oidc_requests, users
+from reemploi.server.db.market_tables import oidc_providers, oidc_requests, users
+from reemploi.server.market.config import MarketSettings
 from reemploi.server.market.roles import Role
 
 from .conftest import World
@@ -200,3 +203,71 @@ def test_provider_settings_are_checked_and_reserved_to_the_administrator(
     assert admin.get(f"/api/market/organisations/{org}/oidc").json()["client_id"] == "public-client"
     assert admin.delete(f"/api/market/organisations/{org}/oidc").status_code == 200
     assert admin.get(f"/api/market/organisations/{org}/oidc").status_code == 404
+
+
+def _stored_secret(world: World, org: str) -> str | None:
+    with world.state.engine.connect() as conn:
+        return conn.execute(
+            select(oidc_providers.c.client_secret).where(oidc_providers.c.organisation_id == org)
+        ).scalar_one()
+
+
+def test_the_client_secret_is_kept_encrypted(world: World, provider: LocalProvider) -> None:
+    org = configure(world, provider)
+    stored = _stored_secret(world, org)
+    assert stored is not None and stored.startswith("fernet:")
+    assert provider.client_secret not in stored  # a copy of the database does not give it
+    invite(world, provider.person.email, org)
+    assert sign_in(world.client(), org).status_code == 303
+    assert provider.token_requests[-1]["client_secret"] == provider.client_secret
+
+
+def test_without_a_key_no_secret_is_stored(world: World, provider: LocalProvider) -> None:
+    market = world.app.state.market  # type: ignore[attr-defined]
+    market.settings = market.settings.model_copy(update={"secrets_key": None})
+    org = org_of(world, Role.PUBLIC_BODY)
+    admin = world.client(Role.ADMIN)
+    body = {"issuer": provider.url, "client_id": provider.client_id}
+    refused = admin.put(
+        f"/api/market/organisations/{org}/oidc", json={**body, "client_secret": "s3cret"}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["fields"]["client_secret"] == (
+        "Ce serveur ne peut pas garder de secret : son administrateur doit définir"
+        " REEMPLOI_MARKET_SECRETS_KEY."
+    )
+    assert admin.get(f"/api/market/organisations/{org}/oidc").status_code == 404  # nothing kept
+    public = admin.put(f"/api/market/organisations/{org}/oidc", json=body)  # PKCE only
+    assert public.status_code == 200 and public.json()["client_secret_set"] is False
+
+
+def test_a_secret_kept_in_clear_earlier_still_works_and_a_wrong_key_says_so(
+    world: World, provider: LocalProvider
+) -> None:
+    org = configure(world, provider)
+    with world.state.engine.begin() as conn:  # as an earlier version stored it
+        conn.execute(
+            update(oidc_providers)
+            .where(oidc_providers.c.organisation_id == org)
+            .values(client_secret=provider.client_secret)
+        )
+    invite(world, provider.person.email, org)
+    assert sign_in(world.client(), org).status_code == 303
+    assert provider.token_requests[-1]["client_secret"] == provider.client_secret
+    configure(world, provider)  # saved again: now encrypted
+    assert str(_stored_secret(world, org)).startswith("fernet:")
+    market = world.app.state.market  # type: ignore[attr-defined]
+    market.settings = market.settings.model_copy(
+        update={"secrets_key": SecretStr(Fernet.generate_key().decode())}
+    )
+    wrong = world.client().get(
+        "/m/oidc/debut", params={"organisation": org}, follow_redirects=False
+    )
+    assert wrong.status_code == 503
+    assert "Le secret du service de connexion est illisible avec la clé du serveur." in wrong.text
+
+
+def test_the_key_must_be_a_fernet_key() -> None:
+    with pytest.raises(ValidationError, match="REEMPLOI_MARKET_SECRETS_KEY"):
+        MarketSettings(secrets_key="pas-une-cle")
+    assert MarketSettings(secrets_key="").secrets_key is None  # empty: no key

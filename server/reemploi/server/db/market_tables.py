@@ -203,7 +203,7 @@ oidc_providers = Table(
     Column("organisation_id", String(40), ForeignKey("organisations.id"), primary_key=True),
     Column("issuer", String(300), nullable=False),
     Column("client_id", String(200), nullable=False),
-    Column("client_secret", String(300), nullable=True),  # None: public client, PKCE only
+    Column("client_secret", String(1000), nullable=True),  # sealed (secretbox.py); None: PKCE only
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -16,6 +16,8 @@ from .http import MarketDep, perm
 from .oidc import Provider
 from .roles import Permission as P
 
+RETURN_PATH = "/m/oidc/retour"
+
 
 class ProviderSettings(BaseModel):
     issuer: str = Field(max_length=400)
@@ -29,7 +31,7 @@ def _public(provider: Provider) -> dict[str, Any]:
         "issuer": provider.issuer,
         "client_id": provider.client_id,
         "client_secret_set": provider.client_secret is not None,
-        "redirect_path": "/m/oidc/retour",
+        "redirect_path": RETURN_PATH,
     }
 
 
@@ -40,10 +42,10 @@ def _public(provider: Provider) -> dict[str, Any]:
 )
 def get_oidc(organisation_id: str, m: MarketDep) -> dict[str, Any]:
     with m.engine.connect() as conn:
-        provider = oidc_accounts.get_provider(conn, organisation_id)
-    if provider is None:
+        summary = oidc_accounts.provider_summary(conn, organisation_id)
+    if summary is None:
         raise NotFound(N_("This organisation has no sign-in service of its own."))
-    return _public(provider)
+    return {**summary, "redirect_path": RETURN_PATH}
 
 
 @router.put(
@@ -60,6 +62,7 @@ def put_oidc(organisation_id: str, body: ProviderSettings, m: MarketDep) -> dict
             issuer=body.issuer,
             client_id=body.client_id,
             client_secret=body.client_secret,
+            box=m.secret_box,
         ),
     )
     return _public(provider)

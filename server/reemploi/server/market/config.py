@@ -7,12 +7,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from argon2 import PasswordHasher
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, delete, insert, select
 
 from ..db.market_tables import settings as settings_table
 from .errors import N_, InvalidInput
+from .secretbox import check_key
 
 
 class MarketSettings(BaseSettings):
@@ -31,6 +32,19 @@ class MarketSettings(BaseSettings):
         default=5, ge=1, description="registration requests recorded per address per window"
     )
     signup_window_s: float = Field(default=3600.0, gt=0)
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key that encrypts the organisations' OIDC client secrets at rest",
+    )
+
+    @field_validator("secrets_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value():
+            check_key(value.get_secret_value())
+            return value
+        return None
+
     operator_name: str = "Réemploi — plateforme métropolitaine (démonstration)"
     operator_address: str = "Le Forum, 3 rue Malakoff, 38000 Grenoble"
     operator_siren: str = "000 000 000 (démonstration)"

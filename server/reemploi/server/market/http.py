@@ -29,6 +29,7 @@ from .i18n import pick_locale
 from .oidc import ProviderDirectory
 from .ratelimit import FailureWindow
 from .roles import Permission, allowed
+from .secretbox import SecretBox
 
 COOKIE = "reemploi_session"
 LANG_COOKIE = "reemploi_lang"
@@ -56,6 +57,12 @@ class MarketState:
         if self._hasher is None:
             self._hasher = self.settings.password_hasher()
         return self._hasher
+
+    @property
+    def secret_box(self) -> SecretBox:
+        """Encrypts and decrypts the secrets kept in the database (the settings' key)."""
+        key = self.settings.secrets_key
+        return SecretBox(key.get_secret_value() if key is not None else None)
 
     @property
     def engine(self) -> Engine:

@@ -19,6 +19,7 @@ from .accounts import User, create_user, digest, get_user
 from .errors import N_, InvalidInput, NotFound
 from .oidc import AuthorisationRequest, OidcRefused, Provider, issuer_is_acceptable
 from .roles import Role
+from .secretbox import SecretBox
 
 REQUEST_MINUTES = 10
 
@@ -30,8 +31,10 @@ def set_provider(
     issuer: str,
     client_id: str,
     client_secret: str | None,
+    box: SecretBox,
 ) -> Provider:
-    """Record (or replace) the organisation's provider, checked field by field."""
+    """Record (or replace) the organisation's provider, checked field by field; the
+    client secret is stored encrypted by ``box``."""
     issuer, client_id = issuer.strip().rstrip("/"), client_id.strip()
     errors = {}
     if not issuer_is_acceptable(issuer) or len(issuer) > 300:
@@ -47,26 +50,44 @@ def set_provider(
         raise NotFound(N_("Unknown organisation."))
     if errors:
         raise InvalidInput(N_("Please correct the highlighted fields."), fields=errors)
+    sealed = box.seal(client_secret) if client_secret else None
     conn.execute(delete(oidc_providers).where(oidc_providers.c.organisation_id == organisation_id))
     conn.execute(
         insert(oidc_providers).values(
             organisation_id=organisation_id,
             issuer=issuer,
             client_id=client_id,
-            client_secret=client_secret or None,
+            client_secret=sealed,
             updated_at=datetime.now(UTC),
         )
     )
     return Provider(organisation_id, issuer, client_id, client_secret or None)
 
 
-def get_provider(conn: Connection, organisation_id: str) -> Provider | None:
+def get_provider(conn: Connection, organisation_id: str, box: SecretBox) -> Provider | None:
+    """The organisation's provider with its client secret decrypted, for signing in."""
     row = conn.execute(
         select(oidc_providers).where(oidc_providers.c.organisation_id == organisation_id)
     ).first()
     if row is None:
         return None
-    return Provider(row.organisation_id, row.issuer, row.client_id, row.client_secret)
+    secret = box.open(row.client_secret) if row.client_secret else None
+    return Provider(row.organisation_id, row.issuer, row.client_id, secret)
+
+
+def provider_summary(conn: Connection, organisation_id: str) -> dict[str, Any] | None:
+    """What an administrator may read back: never the secret, only whether one is set."""
+    row = conn.execute(
+        select(oidc_providers).where(oidc_providers.c.organisation_id == organisation_id)
+    ).first()
+    if row is None:
+        return None
+    return {
+        "organisation_id": row.organisation_id,
+        "issuer": row.issuer,
+        "client_id": row.client_id,
+        "client_secret_set": row.client_secret is not None,
+    }
 
 
 def remove_provider(conn: Connection, organisation_id: str) -> None:

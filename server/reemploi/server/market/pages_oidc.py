@@ -41,7 +41,7 @@ def redirect_uri(request: Request, m: MarketState) -> str:
 def oidc_start(request: Request, m: MarketDep) -> Response:
     organisation = request.query_params.get("organisation", "")
     with m.engine.connect() as conn:
-        provider = oidc_accounts.get_provider(conn, organisation)
+        provider = oidc_accounts.get_provider(conn, organisation, m.secret_box)
     if provider is None:
         raise NotFound(N_("This organisation has no sign-in service of its own."))
     endpoints = m.oidc.endpoints(provider.issuer)
@@ -74,7 +74,7 @@ def _finish(request: Request, m: MarketState) -> tuple[str, str]:
         )
     with m.engine.begin() as conn:
         pending = oidc_accounts.take_request(conn, state)
-        provider = oidc_accounts.get_provider(conn, pending.organisation_id)
+        provider = oidc_accounts.get_provider(conn, pending.organisation_id, m.secret_box)
     if provider is None:
         raise oidc.OidcRefused(
             "no_provider", N_("This organisation has no sign-in service of its own.")
