@@ -271,3 +271,52 @@ def test_the_key_must_be_a_fernet_key() -> None:
     with pytest.raises(ValidationError, match="REEMPLOI_MARKET_SECRETS_KEY"):
         MarketSettings(secrets_key="pas-une-cle")
     assert MarketSettings(secrets_key="").secrets_key is None  # empty: no key
+
+
+def test_the_administrator_sets_and_removes_a_provider_on_the_admin_page(
+    world: World, provider: LocalProvider
+) -> None:
+    org = org_of(world, Role.PUBLIC_BODY)
+    admin = world.client(Role.ADMIN)
+    page = admin.get("/m/admin")
+    assert "Connexion par l’annuaire d’une structure (OpenID Connect)" in page.text
+    assert "<code>https://&lt;adresse de la plateforme&gt;/m/oidc/retour</code>" in page.text
+    csrf = admin.headers["X-CSRF-Token"]
+    form = {
+        "csrf": csrf,
+        "oidc_organisation": org,
+        "issuer": "http://pas-en-https.example",
+        "client_id": provider.client_id,
+        "client_secret": "ne-pas-reafficher",
+    }
+    bad = admin.post("/m/admin/oidc", data=form)
+    assert bad.status_code == 422
+    assert (
+        '<p class="field-error" id="e-issuer">'
+        "Saisissez l’adresse du fournisseur, commençant par https://.</p>"
+    ) in bad.text
+    assert "ne-pas-reafficher" not in bad.text  # the secret is never shown back
+    unchosen = admin.post("/m/admin/oidc", data={**form, "oidc_organisation": ""})
+    assert unchosen.status_code == 422 and "Choisissez une structure." in unchosen.text
+    saved = admin.post(
+        "/m/admin/oidc",
+        data={**form, "issuer": provider.url, "client_secret": provider.client_secret},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303 and saved.headers["location"] == "/m/admin?ok=oidc_saved"
+    listed = admin.get("/m/admin?ok=oidc_saved")
+    assert "Service de connexion enregistré." in listed.text
+    assert provider.url in listed.text and "conservé (chiffré)" in listed.text
+    assert provider.client_secret not in listed.text
+    assert str(_stored_secret(world, org)).startswith("fernet:")
+    invite(world, provider.person.email, org)
+    assert sign_in(world.client(), org).status_code == 303  # the page's settings work
+    manager = world.client(Role.METRO_MANAGER)  # sees the admin page, may not set this
+    refused = manager.post(
+        "/m/admin/oidc",
+        data={**form, "csrf": manager.headers["X-CSRF-Token"], "issuer": provider.url},
+    )
+    assert refused.status_code == 403
+    gone = admin.post(f"/m/admin/oidc/{org}/retirer", data={"csrf": csrf}, follow_redirects=False)
+    assert gone.status_code == 303 and gone.headers["location"] == "/m/admin?ok=oidc_removed"
+    assert admin.get(f"/api/market/organisations/{org}/oidc").status_code == 404

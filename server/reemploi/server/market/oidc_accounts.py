@@ -90,6 +90,22 @@ def provider_summary(conn: Connection, organisation_id: str) -> dict[str, Any] |
     }
 
 
+def list_providers(conn: Connection) -> list[dict[str, Any]]:
+    """Every organisation's provider, for the administration page (no secret)."""
+    rows = conn.execute(
+        select(
+            oidc_providers.c.organisation_id,
+            organisations.c.name.label("organisation_name"),
+            oidc_providers.c.issuer,
+            oidc_providers.c.client_id,
+            oidc_providers.c.client_secret.is_not(None).label("client_secret_set"),
+        )
+        .join(organisations, organisations.c.id == oidc_providers.c.organisation_id)
+        .order_by(organisations.c.name)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
 def remove_provider(conn: Connection, organisation_id: str) -> None:
     conn.execute(delete(oidc_providers).where(oidc_providers.c.organisation_id == organisation_id))
 

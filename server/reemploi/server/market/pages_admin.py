@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from . import accounts, registrations, settings_form, transaction
+from . import accounts, oidc_accounts, registrations, settings_form, transaction
 from .config import GRADES, MarketRules, load_rules, save_rules
 from .declarations import CATEGORIES
 from .errors import N_, InvalidInput
@@ -29,6 +29,11 @@ def admin_context(m: Any) -> dict[str, Any]:
             "prices": settings_form.form_values(rules),
             "price_categories": CATEGORIES,
             "grades": GRADES,
+            "oidc_providers": oidc_accounts.list_providers(conn),
+            "oidc_return": (m.settings.public_url or "https://<adresse de la plateforme>").rstrip(
+                "/"
+            )
+            + "/m/oidc/retour",
         }
 
 
@@ -134,3 +139,46 @@ async def prices_submit(request: Request, actor: ActorDep, m: MarketDep) -> Resp
         work,
         lambda _r: redirect("/m/admin", "prices_saved"),
     )
+
+
+@router.post("/admin/oidc", **perm(P.SETTINGS))
+async def oidc_submit(request: Request, actor: ActorDep, m: MarketDep) -> Response:
+    """An organisation's sign-in service (OpenID Connect), checked field by field; the
+    client secret is stored encrypted and never shown again."""
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+
+    def work() -> Any:
+        if not values.get("oidc_organisation"):
+            raise InvalidInput(
+                N_("Please correct the highlighted fields."),
+                fields={"oidc_organisation": N_("Choose an organisation.")},
+            )
+        return transaction.write(
+            m.engine,
+            lambda conn: oidc_accounts.set_provider(
+                conn,
+                values.get("oidc_organisation", ""),
+                issuer=values.get("issuer", ""),
+                client_id=values.get("client_id", ""),
+                client_secret=values.get("client_secret") or None,
+                box=m.secret_box,
+            ),
+        )
+
+    shown = {k: v for k, v in values.items() if k != "client_secret"}  # never shown back
+    return on_form(
+        request,
+        actor,
+        "admin.html",
+        lambda: admin_context(m),
+        work,
+        lambda _p: redirect("/m/admin", "oidc_saved"),
+        values=shown,
+    )
+
+
+@router.post("/admin/oidc/{organisation_id}/retirer", **perm(P.SETTINGS))
+def oidc_remove(organisation_id: str, actor: ActorDep, m: MarketDep) -> Response:
+    transaction.write(m.engine, lambda conn: oidc_accounts.remove_provider(conn, organisation_id))
+    return redirect("/m/admin", "oidc_removed")

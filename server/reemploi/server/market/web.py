@@ -57,6 +57,8 @@ OK_MESSAGES = {
     "redeemed": N_("Voucher redeemed: the unit is given."),
     "saved": N_("Settings saved."),
     "prices_saved": N_("Solidarity shares and prices saved."),
+    "oidc_saved": N_("Sign-in service saved."),
+    "oidc_removed": N_("Sign-in service removed."),
     "account_created": N_("Account created: you can sign in."),
     "registration_approved": N_("Registration approved: the account is created."),
     "registration_refused": N_("Registration refused."),
