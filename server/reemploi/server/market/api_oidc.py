@@ -13,10 +13,8 @@ from . import oidc_accounts, transaction
 from .api import router
 from .errors import N_, NotFound
 from .http import MarketDep, perm
-from .oidc import Provider
+from .oidc import RETURN_PATH, Provider
 from .roles import Permission as P
-
-RETURN_PATH = "/m/oidc/retour"
 
 
 class ProviderSettings(BaseModel):

@@ -43,10 +43,10 @@ class MarketState:
     settings: MarketSettings
     app_state: AppState
     limiter: FailureWindow
-    _pipeline: IngestPipeline | None = field(default=None)
     # registration requests recorded per client address (open platform): an address
     # cannot fill the administrators' queue, nor make the server hash passwords for it
-    signup_limiter: FailureWindow = field(default_factory=lambda: FailureWindow(5, 3600.0))
+    signup_limiter: FailureWindow
+    _pipeline: IngestPipeline | None = field(default=None)
     oidc: ProviderDirectory = field(default_factory=ProviderDirectory)
 
     _hasher: PasswordHasher | None = field(default=None)

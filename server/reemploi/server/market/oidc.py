@@ -37,6 +37,9 @@ SIGNING_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 LEEWAY_S = 60  # clock skew allowed between the provider and us
 CACHE_S = 3600.0  # discovery document and keys are fetched again after an hour
 
+# Where providers send the browser back (declared at each provider).
+RETURN_PATH = "/m/oidc/retour"
+
 
 class OidcRefused(MarketError):
     """The provider's answer cannot be trusted or names nobody we know; ``reason`` says

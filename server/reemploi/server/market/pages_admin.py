@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -35,6 +36,28 @@ def admin_context(m: Any) -> dict[str, Any]:
             )
             + "/m/oidc/retour",
         }
+
+
+def admin_form(
+    request: Request,
+    actor: Any,
+    m: Any,
+    work: Callable[[], Any],
+    ok: str,
+    values: dict[str, Any] | None = None,
+    context: Callable[[], dict[str, Any]] | None = None,
+) -> Response:
+    """An administration form: ``work``, then back to the page with the ``ok`` notice; on
+    a refusal the page again, errors field by field."""
+    return on_form(
+        request,
+        actor,
+        "admin.html",
+        context or (lambda: admin_context(m)),
+        work,
+        lambda _r: redirect("/m/admin", ok),
+        values=values,
+    )
 
 
 @router.get("/admin", **perm(P.INVITE))
@@ -111,14 +134,7 @@ async def rules_submit(request: Request, actor: ActorDep, m: MarketDep) -> Respo
                 changes[name] = value
         return transaction.write(m.engine, lambda conn: save_rules(conn, changes))
 
-    return on_form(
-        request,
-        actor,
-        "admin.html",
-        lambda: admin_context(m),
-        work,
-        lambda _r: redirect("/m/admin", "saved"),
-    )
+    return admin_form(request, actor, m, work, "saved")
 
 
 @router.post("/admin/tarifs", **perm(P.SETTINGS))
@@ -131,13 +147,13 @@ async def prices_submit(request: Request, actor: ActorDep, m: MarketDep) -> Resp
         changes = settings_form.read_prices_form(submitted)
         return transaction.write(m.engine, lambda conn: save_rules(conn, changes))
 
-    return on_form(
+    return admin_form(
         request,
         actor,
-        "admin.html",
-        lambda: {**admin_context(m), "prices": submitted},
+        m,
         work,
-        lambda _r: redirect("/m/admin", "prices_saved"),
+        "prices_saved",
+        context=lambda: {**admin_context(m), "prices": submitted},
     )
 
 
@@ -167,15 +183,7 @@ async def oidc_submit(request: Request, actor: ActorDep, m: MarketDep) -> Respon
         )
 
     shown = {k: v for k, v in values.items() if k != "client_secret"}  # never shown back
-    return on_form(
-        request,
-        actor,
-        "admin.html",
-        lambda: admin_context(m),
-        work,
-        lambda _p: redirect("/m/admin", "oidc_saved"),
-        values=shown,
-    )
+    return admin_form(request, actor, m, work, "oidc_saved", values=shown)
 
 
 @router.post("/admin/oidc/{organisation_id}/retirer", **perm(P.SETTINGS))

@@ -25,7 +25,6 @@ from .web import render, router
 
 log = logging.getLogger("reemploi.market.oidc")
 STATE_COOKIE = "reemploi_oidc"
-RETURN_PATH = "/m/oidc/retour"
 
 
 def safe_next(value: str | None) -> str:
@@ -34,7 +33,7 @@ def safe_next(value: str | None) -> str:
 
 def redirect_uri(request: Request, m: MarketState) -> str:
     base = m.settings.public_url or str(request.base_url)
-    return base.rstrip("/") + RETURN_PATH
+    return base.rstrip("/") + oidc.RETURN_PATH
 
 
 @router.get("/oidc/debut", **perm(P.PUBLIC))

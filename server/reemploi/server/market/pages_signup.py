@@ -12,10 +12,10 @@ from . import registrations, transaction
 from .config import load_rules
 from .errors import N_, NotFound
 from .http import ActorDep, MarketDep, MarketState, perm
-from .pages_admin import admin_context
+from .pages_admin import admin_form
 from .roles import Permission as P
 from .signup_gate import gated_signup
-from .web import on_form, redirect, render, router
+from .web import on_form, render, router
 
 OUTCOME = {"approuver": "registration_approved", "refuser": "registration_refused"}
 
@@ -69,7 +69,7 @@ def decide_submit(
     registration_id: int, decision: str, request: Request, actor: ActorDep, m: MarketDep
 ) -> Response:
     def work() -> Any:
-        if decision not in ("approuver", "refuser"):
+        if decision not in OUTCOME:
             raise NotFound(N_("Page not found."))
         if decision == "approuver":
             return transaction.write(
@@ -82,14 +82,4 @@ def decide_submit(
             m.engine, lambda conn: registrations.refuse(conn, registration_id, actor.user)
         )
 
-    return on_form(
-        request,
-        actor,
-        "admin.html",
-        lambda: admin_context(m),
-        work,
-        lambda _r: redirect(
-            "/m/admin",
-            "registration_approved" if decision == "approuver" else "registration_refused",
-        ),
-    )
+    return admin_form(request, actor, m, work, OUTCOME.get(decision, ""))
