@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +27,38 @@ def canonical_document(event: dict[str, Any]) -> str:
 # One encoder for every call (json.dumps with options builds a new one each time).
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 _COLUMNS_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+class CanonicalTemplate:
+    """:func:`canonical_document` of documents that share every key and every value but
+    those of ``variable``: the shared ``"key":value`` text is written once, here, in the
+    sorted order the canonical form uses, and each document only encodes its own values.
+    ``text(document)`` needs every key of ``fixed`` and ``variable`` in ``document`` (and
+    trusts that the fixed ones hold the fixed values)."""
+
+    def __init__(self, fixed: Mapping[str, Any], variable: Iterable[str]) -> None:
+        variable = frozenset(variable)
+        segments: list[tuple[str, str | None]] = []  # (text, None) or (key's head, key)
+        run: list[str] = []
+        for key in sorted({*fixed, *variable}):
+            head = _CANONICAL_JSON.encode(key) + ":"
+            if key in variable:
+                if run:
+                    segments.append((",".join(run), None))
+                    run = []
+                segments.append((head, key))
+            else:
+                run.append(head + _CANONICAL_JSON.encode(fixed[key]))
+        if run:
+            segments.append((",".join(run), None))
+        self._segments = segments
+
+    def text(self, document: Mapping[str, Any]) -> str:
+        encode = _CANONICAL_JSON.encode
+        parts = [
+            text if key is None else text + encode(document[key]) for text, key in self._segments
+        ]
+        return "{" + ",".join(parts) + "}"
 
 
 def entry_hash(

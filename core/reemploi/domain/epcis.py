@@ -29,6 +29,7 @@ __all__ = [
     "SourceDestinationType",
     "aggregation_event",
     "epcis_document",
+    "event_header",
     "event_time",
     "object_event",
     "time_zone_offset",
@@ -105,7 +106,10 @@ def _check_extensions(extensions: Mapping[str, Any]) -> None:
             )
 
 
-def _header(event_type: str, when: datetime, event_id: str, zone: str) -> dict[str, Any]:
+def event_header(
+    event_type: str, when: datetime, event_id: str, zone: str = DEFAULT_ZONE
+) -> dict[str, Any]:
+    """The fields every event begins with: type, local time and offset, ID (a URI)."""
     if not event_id or ":" not in event_id:
         raise ValueError(f"eventID must be a URI (e.g. urn:uuid:…), got {event_id!r}")
     local = _aware(when).astimezone(_zone(zone))  # what event_time and time_zone_offset do
@@ -190,7 +194,7 @@ def object_event(
         raise ValueError("an ObjectEvent needs at least one EPC")
     if ilmd and action != Action.ADD:
         raise ValueError("ilmd is only allowed on an ObjectEvent with action ADD")
-    event = _header("ObjectEvent", when, event_id, zone)
+    event = event_header("ObjectEvent", when, event_id, zone)
     event["epcList"] = _unique(epcs)
     return _add_context(
         event,
@@ -227,7 +231,7 @@ def aggregation_event(
     """An AggregationEvent: ``child_epcs`` put into / taken out of ``parent`` (an SSCC)."""
     if not parent:
         raise ValueError("an AggregationEvent needs a parentID")
-    event = _header("AggregationEvent", when, event_id, zone)
+    event = event_header("AggregationEvent", when, event_id, zone)
     event["parentID"] = parent
     event["childEPCs"] = _unique(child_epcs)
     return _add_context(
@@ -266,7 +270,7 @@ def transformation_event(
     """A TransformationEvent: ``input_epcs`` consumed, ``output_epcs`` produced."""
     if not input_epcs and not transformation_id:
         raise ValueError("a TransformationEvent needs inputs or a transformationID")
-    event = _header("TransformationEvent", when, event_id, zone)
+    event = event_header("TransformationEvent", when, event_id, zone)
     if input_epcs:
         event["inputEPCList"] = _unique(input_epcs)
     if output_epcs:

@@ -473,6 +473,61 @@ def event_prehash(event: dict[str, Any], namespaces: Mapping[str, str] | None = 
 _DEFAULT_CANONICALISER = _Canonicaliser(DEFAULT_NAMESPACES)
 
 
+class PrehashTemplate:
+    """:func:`event_prehash` of events that share every field but those of ``variable``
+    (and have no ``@context``: the default prefixes apply). The shared fields' text is
+    written once, here; each event only writes its own fields, in their canonical place.
+    Only known EPCIS fields (or fields the hash ignores) may vary: extension fields are
+    sorted together, so theirs must all be shared."""
+
+    def __init__(self, fixed: Mapping[str, Any], variable: Iterable[str]) -> None:
+        if not isinstance(fixed.get("type"), str):
+            raise ValueError("an EPCIS event needs a string 'type'")
+        if "@context" in fixed:
+            raise ValueError("a template uses the default prefixes only (no @context)")
+        canonicaliser = _DEFAULT_CANONICALISER
+        slots: list[tuple[int, str, str | None]] = []  # (rank, fixed text, variable key)
+        rest: list[tuple[str, Any]] = []
+        for key, value in fixed.items():
+            rank = _RANK.get(key)
+            if rank is not None:
+                if value is not None and value != [] and value != {}:
+                    slots.append((rank, canonicaliser.field(key, value), None))
+            elif key not in _IGNORED:
+                rest.append((key, value))
+        for key in variable:
+            if key in fixed:
+                raise ValueError(f"{key} is both fixed and variable")
+            rank = _RANK.get(key)
+            if rank is not None:
+                slots.append((rank, "", key))
+            elif key not in _IGNORED:
+                raise ValueError(f"{key}: only known EPCIS fields may vary")
+        slots.sort(key=itemgetter(0))
+        parts: list[tuple[str, str | None]] = []  # (text, None) or ("", variable key)
+        for _, text, name in slots:
+            if name is None and parts and parts[-1][1] is None:
+                parts[-1] = (parts[-1][0] + text, None)
+            else:
+                parts.append((text, name))
+        self._head = f"eventType={fixed['type']}"
+        self._parts = parts
+        self._tail = canonicaliser.extensions(rest)
+
+    def prehash(self, event: Mapping[str, Any]) -> str:
+        field = _DEFAULT_CANONICALISER.field
+        out = [self._head]
+        for text, key in self._parts:
+            if key is None:
+                out.append(text)
+            else:
+                value = event.get(key)
+                if value is not None and value != [] and value != {}:
+                    out.append(field(key, value))
+        out.append(self._tail)
+        return "".join(out)
+
+
 def hash_prehash(prehash: str) -> str:
     """``ni:///sha-256;<hex>?ver=CBV2.0`` of a pre-hash string (UTF-8)."""
     return HASH_PREFIX + hashlib.sha256(prehash.encode("utf-8")).hexdigest() + HASH_SUFFIX

@@ -18,6 +18,7 @@ from reemploi.domain.chain import (
     entry_hash,
     verify_chain,
 )
+from reemploi.domain.event_shape import EventShape
 from reemploi.domain.eventhash import event_hash
 
 from .db.fastpath import FastSQL
@@ -39,7 +40,8 @@ CHAINED_COLUMNS = (
 
 @dataclass(frozen=True)
 class NewEvent:
-    """A custody event ready to be chained (document is the EPCIS event dict)."""
+    """A custody event ready to be chained (document is the EPCIS event dict; ``shape``,
+    when the document was made by one, writes its text and hash from cached parts)."""
 
     document: dict[str, Any]
     event_time: datetime
@@ -50,6 +52,7 @@ class NewEvent:
     state_to: str
     site_from: str | None
     site_to: str
+    shape: EventShape | None = None
 
 
 def append(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
@@ -74,8 +77,8 @@ def append(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
         count += 1
         doc = dict(new.document)
         doc.setdefault("recordTime", _iso(new.recorded_at))
-        text = canonical_document(doc)
-        ehash = event_hash(doc)
+        rendered = new.shape.render(doc) if new.shape is not None else None
+        text, ehash = rendered or (canonical_document(doc), event_hash(doc))
         row: dict[str, Any] = {
             "position": count,
             "event_id": doc["eventID"],

@@ -27,6 +27,7 @@ from reemploi.domain.custody import (
     custody_event,
 )
 from reemploi.domain.custody import next_state as custody_next_state
+from reemploi.domain.event_shape import custody_shape
 from reemploi.domain.sun import SunKeys
 from reemploi.protocol import gateway_msgs, wire
 
@@ -479,15 +480,23 @@ class _Batch(DeviceMessages):
         from_site = registry.site(conn, view.holder_site)
         from_org = registry.organisation(conn, view.holder_org)
         assert org is not None and from_site is not None and from_org is not None
-        document = custody_event(
-            step,
-            epcs=[view.epc],
-            when=when,
-            holder_from=Holder(from_org.pgln, from_site.gln),
-            holder_to=Holder(org.pgln, to_site.gln),
-            read_point=read_point or to_site.gln,
-            event_id=EVENT_IDS.urn(),
-        )
+        holder_from = _holder(from_org.pgln, from_site.gln)
+        holder_to = _holder(org.pgln, to_site.gln)
+        point = read_point or to_site.gln
+        event_id = EVENT_IDS.urn()
+        shape = custody_shape(step, holder_from, holder_to, point)
+        if shape is not None:  # the usual case: text and hash from the shape's parts
+            document = shape.document(epcs=[view.epc], when=when, event_id=event_id)
+        else:
+            document = custody_event(
+                step,
+                epcs=[view.epc],
+                when=when,
+                holder_from=holder_from,
+                holder_to=holder_to,
+                read_point=point,
+                event_id=event_id,
+            )
         self.events.append(
             ledger.NewEvent(
                 document=document,
@@ -499,6 +508,7 @@ class _Batch(DeviceMessages):
                 state_to=new_state.value,
                 site_from=view.holder_site,
                 site_to=to_site.id,
+                shape=shape,
             )
         )
         self.event_sighting.append(-1 if sighting_index is None else sighting_index)
@@ -577,6 +587,12 @@ def seq_runs(pairs: Iterable[tuple[str, int]], gap: int = 64) -> list[tuple[str,
 
 
 _LINK_KINDS = (wire.KIND_NDEF_URI, wire.KIND_QR)  # resolved by GIAI (see resolve.py)
+
+
+@lru_cache(maxsize=1024)
+def _holder(organisation: str, site: str) -> Holder:
+    """One checked :class:`Holder` per (PGLN, GLN) pair: they repeat at every event."""
+    return Holder(organisation, site)
 
 
 @lru_cache(maxsize=4096)
