@@ -81,6 +81,8 @@ def test_tap_at_collection_point_records_collected_here_and_acks_accepted(
     assert document["epcList"] == [f"https://id.gs1.org/8004/{LAPTOP_GIAI}"]
     assert sighting.event_position == events[-1].position
     assert sighting.result == "accepted"
+    # one event, counted once (the flow maps sum the event:* counters)
+    assert (counter_value(world, "event:collect"), counter_value(world, "accepted")) == (1, 1)
 
 
 def test_tap_at_workshop_dock_after_collection_records_received_there(
