@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from reemploi.domain.chain import (
     GENESIS,
@@ -67,7 +67,10 @@ def append(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
     lock = " FOR UPDATE" if fast.postgres else ""  # SQLite: the transaction holds the lock
     head = fast.rows("SELECT count, last_hash FROM ledger_head WHERE id = 1" + lock)
     if not head:
-        conn.execute(insert(ledger_head).values(id=1, count=0, last_hash=GENESIS))
+        fast.run(  # plain SQL: this may run inside FastSQL.pipelined()
+            "INSERT INTO ledger_head (id, count, last_hash) VALUES (1, 0, :genesis)",
+            {"genesis": GENESIS},
+        )
         count, prev = 0, GENESIS
     else:
         count, prev = int(head[0][0]), str(head[0][1])
