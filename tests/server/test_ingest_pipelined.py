@@ -12,6 +12,7 @@ import pytest
 from server_world import COUNTER, LAPTOP_GIAI, LAPTOP_URI, SCREEN_URI, World, load_world
 from sqlalchemy import func, select, text
 
+from reemploi.domain.event_shape import EventShape
 from reemploi.protocol import wire
 from reemploi.server.db.engine import make_engine
 from reemploi.server.db.tables import assets, custody_events, ingest_counters, sightings
@@ -133,3 +134,22 @@ def test_a_one_scan_batch_waits_for_few_answers_on_postgresql(
         assert 0 < len(syncs) <= 4, "\n".join(lines[-60:])
     finally:
         engine.dispose()
+
+
+def test_a_tap_event_is_written_from_its_shape(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The ingest writes a tap's event from the step's shape (not the full build), and
+    the stored row is the one the full build gives: the chain verifies."""
+    rendered: list[bool] = []
+    real_render = EventShape.render
+
+    def spy(self: EventShape, document):  # type: ignore[no-untyped-def]
+        out = real_render(self, document)
+        rendered.append(out is not None)
+        return out
+
+    monkeypatch.setattr(EventShape, "render", spy)
+    pipeline = IngestPipeline(world.engine, Registry(), IngestOptions())
+    with world.engine.connect() as conn:
+        pipeline.process([_tap(1, LAPTOP_URI), _tap(2, SCREEN_URI)], conn)
+        assert verify(conn) == []
+    assert rendered == [True, True]

@@ -83,6 +83,9 @@ def test_render_refuses_a_document_of_another_shape() -> None:
     assert shape.render(doc) is not None
     doc["reemploi:note"] = "ajout"
     assert shape.render(doc) is None  # an extra field: the caller hashes it in full
+    del doc["reemploi:note"]
+    doc["bizLocation"] = {"id": "https://id.gs1.org/414/9521234009999"}
+    assert shape.render(doc) is None  # a shared field with another value: written in full
     with pytest.raises(ValueError):
         EventShape({**shape.fixed, "eventTime": "2026-01-01T00:00:00.000+01:00"})
 

@@ -73,9 +73,14 @@ class EventShape:
 
     def render(self, document: Mapping[str, Any]) -> tuple[str, str] | None:
         """``(canonical text, Event Hash ID)`` of a complete document of this shape (its
-        ``recordTime`` set); None when its fields are not exactly the shape's."""
+        ``recordTime`` set); None when its fields are not exactly the shape's, or when a
+        shared field holds another value than the shape's own (the caller then writes the
+        document in full)."""
         if document.keys() != self.keys:
             return None
+        for key, value in self.fixed.items():
+            if document[key] is not value:
+                return None
         return self._text.text(document), hash_prehash(self._prehash.prehash(document))
 
 
