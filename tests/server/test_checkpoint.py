@@ -73,7 +73,10 @@ def test_a_writer_that_never_pauses_keeps_the_log_bounded(tmp_path: Path) -> Non
     finally:
         checkpointer.stop()
     frame = 4096 + 24
-    assert largest <= (WAL_AUTOCHECKPOINT_PAGES + 200) * frame  # one commit past the threshold
+    # The commit that crosses the threshold checkpoints, unless a background pass holds
+    # the checkpoint lock at that moment: then the next commits try again, and the log goes
+    # a little further (202 pages past it once, under CI's load, ≈ 17 commits here).
+    assert largest <= WAL_AUTOCHECKPOINT_PAGES * 3 // 2 * frame  # bounded all the same
     assert rows * 2000 > 2 * largest  # more was written than the log ever held
     assert _count(engine) == rows
     engine.dispose()
