@@ -281,6 +281,8 @@ def test_the_administrator_sets_and_removes_a_provider_on_the_admin_page(
     page = admin.get("/m/admin")
     assert "Connexion par l’annuaire d’une structure (OpenID Connect)" in page.text
     assert "<code>https://&lt;adresse de la plateforme&gt;/m/oidc/retour</code>" in page.text
+    # the organisation is offered by both forms that name one (invitation, sign-in service)
+    assert page.text.count(f'<option value="{org}">') == 2
     csrf = admin.headers["X-CSRF-Token"]
     form = {
         "csrf": csrf,

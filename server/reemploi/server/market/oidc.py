@@ -41,6 +41,11 @@ CACHE_S = 3600.0  # discovery document and keys are fetched again after an hour
 RETURN_PATH = "/m/oidc/retour"
 
 
+def return_url(base: str) -> str:
+    """The return address under the platform's address ``base``."""
+    return base.rstrip("/") + RETURN_PATH
+
+
 class OidcRefused(MarketError):
     """The provider's answer cannot be trusted or names nobody we know; ``reason`` says
     which check failed (kept in logs and tests, the message is for people)."""

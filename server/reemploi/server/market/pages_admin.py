@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from . import accounts, oidc_accounts, registrations, settings_form, transaction
+from . import accounts, oidc, oidc_accounts, registrations, settings_form, transaction
 from .config import GRADES, MarketRules, load_rules, save_rules
 from .declarations import CATEGORIES
 from .errors import N_, InvalidInput
@@ -23,7 +23,9 @@ def admin_context(m: Any) -> dict[str, Any]:
     with m.engine.connect() as conn:
         rules = load_rules(conn)
         return {
-            "organisations": accounts.list_organisations(conn),
+            "organisation_options": [
+                (o["id"], o["name"]) for o in accounts.list_organisations(conn)
+            ],
             "roles": list(Role),
             "rules": rules,
             "registrations": registrations.pending(conn),
@@ -31,10 +33,9 @@ def admin_context(m: Any) -> dict[str, Any]:
             "price_categories": CATEGORIES,
             "grades": GRADES,
             "oidc_providers": oidc_accounts.list_providers(conn),
-            "oidc_return": (m.settings.public_url or "https://<adresse de la plateforme>").rstrip(
-                "/"
-            )
-            + "/m/oidc/retour",
+            "oidc_return": oidc.return_url(
+                m.settings.public_url or "https://<adresse de la plateforme>"
+            ),
         }
 
 

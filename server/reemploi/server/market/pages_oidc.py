@@ -32,8 +32,7 @@ def safe_next(value: str | None) -> str:
 
 
 def redirect_uri(request: Request, m: MarketState) -> str:
-    base = m.settings.public_url or str(request.base_url)
-    return base.rstrip("/") + oidc.RETURN_PATH
+    return oidc.return_url(m.settings.public_url or str(request.base_url))
 
 
 @router.get("/oidc/debut", **perm(P.PUBLIC))
