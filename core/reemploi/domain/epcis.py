@@ -34,6 +34,7 @@ __all__ = [
     "object_event",
     "time_zone_offset",
     "transformation_event",
+    "unique_epcs",
 ]
 
 EPCIS_CONTEXT_URL = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -168,7 +169,8 @@ def _add_context(
     return event
 
 
-def _unique(epcs: Sequence[str]) -> list[str]:
+def unique_epcs(epcs: Sequence[str]) -> list[str]:
+    """``epcs`` without repeats, in their first order (an EPC list names each once)."""
     return list(dict.fromkeys(epcs))
 
 
@@ -195,7 +197,7 @@ def object_event(
     if ilmd and action != Action.ADD:
         raise ValueError("ilmd is only allowed on an ObjectEvent with action ADD")
     event = event_header("ObjectEvent", when, event_id, zone)
-    event["epcList"] = _unique(epcs)
+    event["epcList"] = unique_epcs(epcs)
     return _add_context(
         event,
         action=action,
@@ -233,7 +235,7 @@ def aggregation_event(
         raise ValueError("an AggregationEvent needs a parentID")
     event = event_header("AggregationEvent", when, event_id, zone)
     event["parentID"] = parent
-    event["childEPCs"] = _unique(child_epcs)
+    event["childEPCs"] = unique_epcs(child_epcs)
     return _add_context(
         event,
         action=action,
@@ -272,9 +274,9 @@ def transformation_event(
         raise ValueError("a TransformationEvent needs inputs or a transformationID")
     event = event_header("TransformationEvent", when, event_id, zone)
     if input_epcs:
-        event["inputEPCList"] = _unique(input_epcs)
+        event["inputEPCList"] = unique_epcs(input_epcs)
     if output_epcs:
-        event["outputEPCList"] = _unique(output_epcs)
+        event["outputEPCList"] = unique_epcs(output_epcs)
     if transformation_id:
         event["transformationID"] = transformation_id
     return _add_context(

@@ -26,7 +26,7 @@ from typing import Any
 
 from reemploi.domain.chain import CanonicalTemplate
 from reemploi.domain.custody import Holder, Step, custody_event
-from reemploi.domain.epcis import DEFAULT_ZONE, event_header
+from reemploi.domain.epcis import DEFAULT_ZONE, event_header, unique_epcs
 from reemploi.domain.eventhash import PrehashTemplate, hash_prehash
 
 VARIABLE_FIELDS = frozenset(
@@ -67,7 +67,7 @@ class EventShape:
         if not epcs:
             raise ValueError("an event needs at least one EPC")
         document = event_header(self.fixed["type"], when, event_id, self.zone)
-        document["epcList"] = list(dict.fromkeys(epcs))
+        document["epcList"] = unique_epcs(epcs)
         document.update(self.fixed)
         return document
 

@@ -395,7 +395,7 @@ class _Canonicaliser:
         for key, value in event.items():
             rank = _RANK.get(key)
             if rank is not None:
-                if value is not None and value != [] and value != {}:
+                if _present(value):
                     known.append((rank, key, value))
             elif key not in _IGNORED:
                 rest.append((key, value))
@@ -407,6 +407,11 @@ class _Canonicaliser:
 
 
 _RANK = {key: rank for rank, key in enumerate(_CANONICAL_ORDER)}
+
+
+def _present(value: Any) -> bool:
+    """A known field takes part in the pre-hash unless it is null or empty."""
+    return value is not None and value != [] and value != {}
 
 
 _FIELD_CACHE: dict[tuple[str, ...], str] = {}
@@ -491,7 +496,7 @@ class PrehashTemplate:
         for key, value in fixed.items():
             rank = _RANK.get(key)
             if rank is not None:
-                if value is not None and value != [] and value != {}:
+                if _present(value):
                     slots.append((rank, canonicaliser.field(key, value), None))
             elif key not in _IGNORED:
                 rest.append((key, value))
@@ -522,7 +527,7 @@ class PrehashTemplate:
                 out.append(text)
             else:
                 value = event.get(key)
-                if value is not None and value != [] and value != {}:
+                if _present(value):
                     out.append(field(key, value))
         out.append(self._tail)
         return "".join(out)
