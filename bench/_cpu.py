@@ -53,29 +53,45 @@ def tree_cpu_seconds(pid: int | None) -> float:
 @dataclass(frozen=True)
 class CpuUse:
     """CPU seconds over one phase: system under test (with its child processes),
-    simulated readers, broker."""
+    simulated readers, broker, database server (PostgreSQL's processes; 0 for SQLite,
+    which runs inside the system under test)."""
 
     system: float
     readers: float
     broker: float
+    database: float = 0.0
 
-    def per_scan_us(self, scans: int) -> tuple[float, float, float]:
+    def per_scan_us(self, scans: int) -> tuple[float, float, float, float]:
         n = max(scans, 1)
-        return (self.system / n * 1e6, self.readers / n * 1e6, self.broker / n * 1e6)
+        return (
+            self.system / n * 1e6,
+            self.readers / n * 1e6,
+            self.broker / n * 1e6,
+            self.database / n * 1e6,
+        )
 
 
 class CpuMeter:
-    """``meter = CpuMeter(sut_pid, broker_pid)`` … ``meter.stop()`` → :class:`CpuUse`."""
+    """``meter = CpuMeter(sut_pid, broker_pid, database_pid)`` … ``meter.stop()`` →
+    :class:`CpuUse`; ``database_pid``: PostgreSQL's postmaster (its backends are its
+    children), None when the database is in the system under test."""
 
-    def __init__(self, system_pid: int | None, broker_pid: int | None) -> None:
-        self.pids = (system_pid, os.getpid(), broker_pid)
+    def __init__(
+        self, system_pid: int | None, broker_pid: int | None, database_pid: int | None = None
+    ) -> None:
+        self.pids = (system_pid, os.getpid(), broker_pid, database_pid)
         self.start = self._read()
 
-    def _read(self) -> tuple[float, float, float]:
-        system, readers, broker = self.pids
-        return (tree_cpu_seconds(system), cpu_seconds(readers), cpu_seconds(broker))
+    def _read(self) -> tuple[float, float, float, float]:
+        system, readers, broker, database = self.pids
+        return (
+            tree_cpu_seconds(system),
+            cpu_seconds(readers),
+            cpu_seconds(broker),
+            tree_cpu_seconds(database),
+        )
 
     def stop(self) -> CpuUse:
         end = self._read()
-        system, readers, broker = (e - s for e, s in zip(end, self.start, strict=True))
-        return CpuUse(system, readers, broker)
+        system, readers, broker, database = (e - s for e, s in zip(end, self.start, strict=True))
+        return CpuUse(system, readers, broker, database)

@@ -111,8 +111,9 @@ def _cpu(rounds: list[Any]) -> str:
     per_scan = [m.cpu.per_scan_us(m.run.scans) for m in rounds if m.cpu is not None]
     if not per_scan:
         return "—"
-    system, readers, broker = (_median([c[i] for c in per_scan]) for i in range(3))
-    return f"{system:.0f} / {readers:.0f} / {broker:.0f}"
+    system, readers, broker, database = (_median([c[i] for c in per_scan]) for i in range(4))
+    shown = f"{system:.0f} / {readers:.0f} / {broker:.0f}"
+    return shown + (f" / {database:.0f}" if database else "")
 
 
 def _per_round(measures: list[Any], systems: list[str], rates: list[int]) -> list[str]:
@@ -196,8 +197,9 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         "Comptes (par phase : débit, puis chaque rythme) / counts (per phase):",
         *[f"  {s}: {_counts(measures, s)}" for s in systems],
         "",
-        "CPU par lecture, phase de débit (µs) : système testé / lecteurs simulés / broker —"
-        " CPU per scan, throughput phase:",
+        "CPU par lecture, phase de débit (µs) : système testé / lecteurs simulés / broker"
+        " [/ serveur PostgreSQL] — CPU per scan, throughput phase: system under test /"
+        " simulated readers / broker [/ PostgreSQL server]:",
         *[f"  {s}: {_cpu(_rounds(measures, s, BURST))}" for s in systems],
         "",
         *_per_round(measures, systems, rates),

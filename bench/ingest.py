@@ -128,7 +128,7 @@ class Measure:
             "cpu_us_per_scan": (
                 dict(
                     zip(
-                        ("system", "readers", "broker"),
+                        ("system", "readers", "broker", "database"),
                         self.cpu.per_scan_us(self.run.scans),
                         strict=True,
                     )
@@ -234,6 +234,7 @@ def run_real(
     first_seq: int,
     trace_file: Path | None = None,
     writer: str = "process",
+    database_pid: int | None = None,
 ) -> Measure:
     client_id = f"bench-{system}"
     before = ledger_counts(engine)
@@ -246,7 +247,7 @@ def run_real(
     try:
         tag = system[5:6]
         with Fleet(address, phase.plan.readers, tag, first_seq, trace_file is not None) as fleet:
-            meter = CpuMeter(process.proc.pid, broker_pid)
+            meter = CpuMeter(process.proc.pid, broker_pid, database_pid)
             with readers_gc_paused():
                 run = drive(fleet)
             cpu = meter.stop()
@@ -405,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                             first_seq,
                             trace_file,
                             args.writer,
+                            postgres.pid if system == REAL_POSTGRES and postgres else None,
                         )
                     )
             for engine in engines.values():

@@ -4,6 +4,7 @@ keeps nothing (SQLite runs the same code without a pipeline)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,14 @@ from sqlalchemy import func, select, text
 from reemploi.domain.event_shape import EventShape
 from reemploi.protocol import wire
 from reemploi.server.db.engine import make_engine
-from reemploi.server.db.tables import assets, custody_events, ingest_counters, sightings
+from reemploi.server.db.tables import (
+    assets,
+    custody_events,
+    dead_letters,
+    devices,
+    ingest_counters,
+    sightings,
+)
 from reemploi.server.ingest.pipeline import Incoming, IngestOptions, IngestPipeline
 from reemploi.server.ledger import verify
 from reemploi.server.registry import Registry
@@ -43,36 +51,44 @@ def _snapshot(world: World) -> tuple[int, int, int, str]:
 def _refuse_sightings_of(world: World, uri: str) -> None:
     """A trigger that makes the database itself refuse the sighting of ``uri``: the error
     comes from the server, inside the batch's write phase."""
+    _refuse_rows(world, "sightings", "data", uri)
+
+
+def _refuse_rows(world: World, table: str, column: str, value: str) -> None:
+    """A trigger refusing the insertion into ``table`` of a row whose ``column`` is
+    ``value`` (one refusal at a time; :func:`_drop_refusal` removes it)."""
     with world.engine.begin() as conn:
         if world.engine.dialect.name == "postgresql":
             conn.execute(
                 text(
-                    "CREATE FUNCTION refuse_tap() RETURNS trigger AS $$ BEGIN "
-                    "IF NEW.data = '" + uri + "' THEN RAISE EXCEPTION 'refusé'; END IF; "
+                    "CREATE OR REPLACE FUNCTION refuse_row() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.{column} = '{value}' THEN RAISE EXCEPTION 'refusé'; END IF; "
                     "RETURN NEW; END $$ LANGUAGE plpgsql"
                 )
             )
             conn.execute(
                 text(
-                    "CREATE TRIGGER refuse_tap BEFORE INSERT ON sightings "
-                    "FOR EACH ROW EXECUTE FUNCTION refuse_tap()"
+                    f"CREATE TRIGGER refuse_row BEFORE INSERT ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_row()"
                 )
             )
         else:
             conn.execute(
                 text(
-                    "CREATE TRIGGER refuse_tap BEFORE INSERT ON sightings "
-                    f"WHEN NEW.data = '{uri}' BEGIN SELECT RAISE(ABORT, 'refusé'); END"
+                    f"CREATE TRIGGER refuse_row BEFORE INSERT ON {table} "
+                    f"WHEN NEW.{column} = '{value}' BEGIN SELECT RAISE(ABORT, 'refusé'); END"
                 )
             )
+    world.refused_table = table  # type: ignore[attr-defined]
 
 
 def _drop_refusal(world: World) -> None:
+    table = getattr(world, "refused_table", "sightings")
     with world.engine.begin() as conn:
         if world.engine.dialect.name == "postgresql":
-            conn.execute(text("DROP TRIGGER refuse_tap ON sightings"))
+            conn.execute(text(f"DROP TRIGGER refuse_row ON {table}"))
         else:
-            conn.execute(text("DROP TRIGGER refuse_tap"))
+            conn.execute(text("DROP TRIGGER refuse_row"))
 
 
 def test_an_error_inside_the_pipelined_writes_fails_the_batch_and_keeps_nothing(
@@ -100,19 +116,73 @@ def test_an_error_inside_the_pipelined_writes_fails_the_batch_and_keeps_nothing(
     assert _snapshot(world)[:2] == (before[0] + 3, before[1] + 2)
 
 
-def _frontend_sync(line: str) -> bool:
-    """A libpq trace line (``[timestamp]\tF|B\tlength\tMessage …``) for a Sync we sent."""
-    fields = line.split("\t")
-    return "F" in fields[:2] and any(f.startswith("Sync") for f in fields[2:4])
+@pytest.mark.parametrize("with_scan", [True, False], ids=["with-a-scan", "without-scans"])
+def test_a_failed_batch_keeps_none_of_its_dead_letters_or_statuses(
+    world: World, with_scan: bool
+) -> None:
+    """Dead letters and device statuses are written by SQLAlchemy before the pipelined
+    writes, inside the same transaction (PostgreSQL: after the batch's own BEGIN, sent
+    with the scans' reads or, in a batch without scans, just before them): when the
+    database refuses a row later in the batch (a sighting, or the batch's ``status``
+    counter), they are rolled back with it, and the batch submitted again records each
+    once."""
+    pipeline = IngestPipeline(world.engine, Registry(), IngestOptions())
+    status = wire.Status(DEVICE, wire.STATE_ONLINE, "1.4.2", 3600, 51_200, 0, 0)
+    batch = [
+        Incoming(wire.topic(SITE, DEVICE, "scan"), b"{not json", datetime.now(UTC)),
+        Incoming(wire.topic(SITE, DEVICE, "status"), wire.encode_status(status), datetime.now(UTC)),
+    ]
+    if with_scan:
+        batch.append(_tap(1, SCREEN_URI))
+        _refuse_sightings_of(world, SCREEN_URI)
+    else:
+        _refuse_rows(world, "ingest_counters", "name", "status")
+
+    def stored() -> tuple[int, object]:
+        with world.engine.connect() as conn:
+            return (
+                conn.execute(select(func.count()).select_from(dead_letters)).scalar_one(),
+                conn.execute(select(devices.c.status).where(devices.c.id == DEVICE)).scalar_one(),
+            )
+
+    before = stored()
+    with world.engine.connect() as conn, pytest.raises(Exception, match="refusé"):
+        pipeline.process(batch, conn)
+    assert stored() == before
+    _drop_refusal(world)
+    with world.engine.connect() as conn:
+        pipeline.process(batch, conn)
+    dead, device_status = stored()
+    assert dead == before[0] + 1
+    assert isinstance(device_status, dict) and device_status.get("fw") == "1.4.2"
+
+
+def _waits(lines: list[str]) -> int:
+    """Round trips in a libpq protocol trace (``[timestamp]\tF|B\tlength\tMessage …``):
+    each run of messages we sent (F) followed by the server's answer (B) is one wait."""
+    directions = [d for line in lines for d in line.split("\t")[1:2] if d in ("F", "B")]
+    return sum(1 for pair in itertools.pairwise(directions) if pair == ("F", "B"))
+
+
+def _statements(lines: list[str]) -> list[str]:
+    """The server's CommandComplete tags, in order (``BEGIN``, ``SELECT 1``, …)."""
+    tags = []
+    for line in lines:
+        fields = line.split("\t")
+        if fields[1:2] == ["B"] and fields[3:4] == ["CommandComplete"]:
+            tags.append(fields[4].split('"')[1])
+    return tags
 
 
 @pytest.mark.postgres
-def test_a_one_scan_batch_waits_for_few_answers_on_postgresql(
+def test_a_one_scan_batch_is_two_round_trips_on_postgresql(
     postgres_database_url: str, tmp_path: Path
 ) -> None:
-    """libpq's protocol trace of one tap (a custody event): each Sync is one wait for the
-    server. Statement by statement it took 7 (psycopg already sends an executemany as
-    one pipeline); with the writes pipelined, 3."""
+    """libpq's protocol trace of one tap that records a custody event: the transaction's
+    BEGIN goes with the batch's three reads (chain head, stored sightings, assets) and its
+    COMMIT with the writes: two waits for the server. Statement by statement it took 7;
+    with the writes pipelined, 6; with the reads pipelined too, 4 (BEGIN and COMMIT
+    each on their own)."""
     engine = make_engine(postgres_database_url)
     try:
         world = load_world(engine)
@@ -127,11 +197,15 @@ def test_a_one_scan_batch_waits_for_few_answers_on_postgresql(
                 pgconn.untrace()
                 out.flush()
                 os.fsync(out.fileno())
+            # the connection is back to the driver's usual transactions
+            assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
         assert b'"accepted","reason":null' in result.acks[0].payload
         assert _snapshot(world)[1] >= 4  # three declarations and this collect
         lines = trace.read_text().splitlines()
-        syncs = [line for line in lines if _frontend_sync(line)]
-        assert 0 < len(syncs) <= 4, "\n".join(lines[-60:])
+        done = _statements(lines)
+        assert done[0] == "BEGIN" and done[-1] == "COMMIT", done
+        assert done.count("BEGIN") == 1 and done.count("COMMIT") == 1, done
+        assert _waits(lines) == 2, "\n".join(lines)
     finally:
         engine.dispose()
 

@@ -21,7 +21,7 @@ from reemploi.domain.chain import (
 from reemploi.domain.event_shape import EventShape
 from reemploi.domain.eventhash import event_hash
 
-from .db.fastpath import FastSQL
+from .db.fastpath import FastSQL, Later
 from .db.tables import custody_events, ledger_head
 
 # Stored columns besides the document that the entry hash covers.
@@ -55,17 +55,27 @@ class NewEvent:
     shape: EventShape | None = None
 
 
-def append(conn: Connection, events: Sequence[NewEvent]) -> list[int]:
+def read_head(fast: FastSQL) -> Later:
+    """Send the read of the chain's head, locked until the transaction ends (``FOR
+    UPDATE`` on PostgreSQL; SQLite's transaction holds the lock) so that concurrent
+    writers serialise on the chain. Sent early, it can share a round trip with the
+    caller's other reads (see :meth:`FastSQL.later`)."""
+    lock = " FOR UPDATE" if fast.postgres else ""
+    return fast.later("SELECT count, last_hash FROM ledger_head WHERE id = 1" + lock)
+
+
+def append(
+    conn: Connection, events: Sequence[NewEvent], head_read: Later | None = None
+) -> list[int]:
     """Chain and insert ``events`` inside the caller's transaction; return their positions.
 
-    The head row is locked (``FOR UPDATE`` on PostgreSQL) so that concurrent writers
-    serialise on the chain.
+    ``head_read``: the head, already asked for by :func:`read_head` in this transaction
+    (else it is read here).
     """
     if not events:
         return []
     fast = FastSQL(conn)
-    lock = " FOR UPDATE" if fast.postgres else ""  # SQLite: the transaction holds the lock
-    head = fast.rows("SELECT count, last_hash FROM ledger_head WHERE id = 1" + lock)
+    head = (head_read or read_head(fast)).rows()
     if not head:
         fast.run(  # plain SQL: this may run inside FastSQL.pipelined()
             "INSERT INTO ledger_head (id, count, last_hash) VALUES (1, 0, :genesis)",

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Column, Connection, Table
 
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (no transaction open)
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
 
@@ -36,7 +37,9 @@ class FastSQL:
         self.postgres = conn.dialect.name == "postgresql"
         driver = conn.connection.driver_connection
         assert driver is not None
+        self._driver = driver
         self.cursor = driver.cursor()
+        self._owning = self._begin_pending = False
 
     def pipelined(self) -> AbstractContextManager[Any]:
         """PostgreSQL: the statements run inside go out without waiting for each other's
@@ -49,15 +52,77 @@ class FastSQL:
             return contextlib.nullcontext()
         return self.conn.connection.driver_connection.pipeline()  # type: ignore[no-any-return, union-attr]
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The caller's transaction, with PostgreSQL's ``BEGIN`` and ``COMMIT`` sent by
+        this class instead of by the driver, so that each shares a round trip with other
+        statements: ``BEGIN`` goes out just before this class's first statement (in the
+        same pipeline), ``COMMIT`` where :meth:`commit_here` is called (at the end of the
+        last pipeline). psycopg sends ``BEGIN`` on its own and waits for it, and
+        ``COMMIT`` on its own: two round trips fewer per transaction.
+
+        Inside SQLAlchemy's ``conn.begin()``; SQLAlchemy's own statements must come after
+        :meth:`begin_now` (a read before it runs as its own statement, which under READ
+        COMMITTED sees what it would have seen inside). On an error the transaction is
+        rolled back; a block that did not call :meth:`commit_here` is committed on exit.
+        SQLite, or a connection already in a transaction: the driver's usual way."""
+        driver = self._driver
+        if not self.postgres or driver.info.transaction_status != _IDLE:
+            yield
+            return
+        driver.autocommit = True  # the driver sends no BEGIN: this class does
+        self._owning = self._begin_pending = True
+        try:
+            yield
+            if driver.info.transaction_status != _IDLE:
+                driver.commit()
+        except BaseException:
+            driver.rollback()  # ROLLBACK when a transaction is open
+            raise
+        finally:
+            self._owning = self._begin_pending = False
+            driver.autocommit = False
+
+    def begin_now(self) -> None:
+        """Open the transaction now if :meth:`transaction` has not sent ``BEGIN`` yet
+        (before SQLAlchemy statements that must be inside it)."""
+        self._begin()
+
+    def commit_here(self) -> None:
+        """Inside :meth:`transaction` (PostgreSQL): queue ``COMMIT`` now, typically as the
+        last statement of the last pipeline; nothing may be written after it."""
+        if self._owning:
+            self._begin()
+            self.cursor.execute("COMMIT")
+
+    def _begin(self) -> None:
+        if self._begin_pending:
+            self._begin_pending = False
+            self.cursor.execute("BEGIN")
+
+    def later(self, sql: str, params: Mapping[str, Any] | None = None) -> Later:
+        """Send a read now and take its rows when needed: inside :meth:`pipelined`,
+        PostgreSQL answers every read sent in the block in the one round trip that ends
+        it (each read has its own cursor). SQLite: the rows are read at once."""
+        if not self.postgres:
+            return Later(None, self.rows(sql, params))
+        self._begin()
+        cursor = self._driver.cursor()
+        cursor.execute(_for_driver(sql, True), params or {})
+        return Later(cursor, None)
+
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        self._begin()
         self.cursor.execute(_for_driver(sql, self.postgres), params or {})
         return list(self.cursor.fetchall())
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._begin()
         self.cursor.execute(_for_driver(sql, self.postgres), params or {})
 
     def run_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
+            self._begin()
             self.cursor.executemany(_for_driver(sql, self.postgres), rows)
 
     def processor(self, column: Column[Any]) -> Callable[[Any], Any]:
@@ -82,6 +147,22 @@ class FastSQL:
                     item[name] = proc(value)
             out.append(item)
         return out
+
+
+class Later:
+    """The rows of a read sent by :meth:`FastSQL.later`."""
+
+    __slots__ = ("_cursor", "_rows")
+
+    def __init__(self, cursor: Any, rows: list[tuple[Any, ...]] | None) -> None:
+        self._cursor = cursor
+        self._rows = rows
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            self._rows = list(self._cursor.fetchall())
+            self._cursor.close()
+        return self._rows
 
 
 def in_list(prefix: str, values: Iterable[Any]) -> tuple[str, dict[str, Any]]:

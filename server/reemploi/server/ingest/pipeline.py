@@ -30,7 +30,7 @@ from reemploi.domain.sun import SunKeys
 from reemploi.protocol import gateway_msgs, wire
 
 from .. import ledger
-from ..db.fastpath import FastSQL, in_list
+from ..db.fastpath import FastSQL, Later, in_list
 from ..db.tables import assets, dead_letters, devices, lot_movements, sightings
 from ..registry import Registry, Site
 from .counters import bump
@@ -125,7 +125,7 @@ class IngestPipeline:
             with self.engine.connect() as fresh:
                 return self.process(batch, fresh)
         result = _Batch(self, batch)
-        with conn.begin():
+        with conn.begin(), result.fast(conn).transaction():
             result.run(conn)
         return result.out
 
@@ -190,6 +190,7 @@ class _Batch(DeviceMessages):
         self.lot_keys: set[str] = set()
         self.lot_seqs: set[tuple[str, int]] = set()
         self._fast: FastSQL | None = None
+        self.head: Later | None = None  # the chain's head, when read with the scans
 
     # ------------------------------------------------------------------ helpers
 
@@ -297,15 +298,25 @@ class _Batch(DeviceMessages):
         for i, (device, low, high) in enumerate(seq_runs(pairs)):
             ranges.append(f"(device_id = :d{i} AND seq BETWEEN :lo{i} AND :hi{i})")
             params.update({f"d{i}": device, f"lo{i}": low, f"hi{i}": high})
-        for key, device, seq, result, reason in self.fast(conn).rows(
-            "SELECT key, device_id, seq, result, reason FROM sightings "
-            f"WHERE {' OR '.join(ranges)}",
-            params,
-        ):
+        fast = self.fast(conn)
+        # The batch's reads in one pipeline (PostgreSQL: the transaction's BEGIN, these
+        # three reads and their answers in one round trip instead of four): the chain's
+        # head, locked, that the events will need; sightings already stored; the assets
+        # behind the links.
+        with fast.pipelined():
+            self.head = ledger.read_head(fast)  # first: the reads below see the last writer's rows
+            seen = fast.later(
+                "SELECT key, device_id, seq, result, reason FROM sightings "
+                f"WHERE {' OR '.join(ranges)}",
+                params,
+            )
+            linked = self.ask_assets(fast, [scan for _, _, scan in scans])
+        for key, device, seq, result, reason in seen.rows():
             pair = (device, int(seq))
             if pair in pairs:
                 stored[pair] = (key, result, reason)
-        self.prefetch_assets(conn, [scan for _, _, scan in scans])
+        if linked is not None:
+            self.take_assets(linked)
         for msg, site, scan in scans:
             previous = stored.get((scan.device, scan.seq))
             if previous is not None and previous[0] == scan.key:
@@ -331,34 +342,30 @@ class _Batch(DeviceMessages):
             stored[(scan.device, scan.seq)] = (scan.key, result, reason)
             self.ack(site, scan.device, wire.Ack(scan.seq, scan.key, result, reason))
 
-    def prefetch_assets(self, conn: Connection, scans: list[wire.Scan]) -> None:
-        """One query for the assets behind the batch's Digital Links (NDEF, QR) instead
-        of two per scan; the batch writes assets only at the end, so views read now are
-        the ones :meth:`asset_view` would have read."""
+    def ask_assets(self, fast: FastSQL, scans: list[wire.Scan]) -> Later | None:
+        """Send one read for the assets behind the batch's Digital Links (NDEF, QR)
+        instead of two per scan (None when there are none); the batch writes assets only
+        at the end, so the views :meth:`take_assets` builds from it are the ones
+        :meth:`asset_view` would have read."""
         for scan in scans:
             if scan.kind in _LINK_KINDS and scan.data not in self.epc_of_data:
                 self.epc_of_data[scan.data] = canonical_giai(scan.data)
         epcs = {epc for epc in self.epc_of_data.values() if epc is not None}
         if not epcs:
-            return
+            return None
         epc_list, epc_params = in_list("e", epcs)
-        for row in self.fast(conn).rows(
+        return fast.later(
             "SELECT id, epc, category, state, holder_org_id, holder_site_id FROM assets "
             f"WHERE epc IN ({epc_list})",
             epc_params,
-        ):
-            asset_id, epc, category, state, holder_org, holder_site = row
+        )
+
+    def take_assets(self, found: Later) -> None:
+        for asset_id, epc, category, state, holder_org, holder_site in found.rows():
             self.asset_by_epc[epc] = asset_id
             self.asset_views.setdefault(
                 asset_id,
-                _AssetView(
-                    asset_id,
-                    epc,
-                    category,
-                    AssetState(state),
-                    holder_org,
-                    holder_site,
-                ),
+                _AssetView(asset_id, epc, category, AssetState(state), holder_org, holder_site),
             )
 
     def resolve(self, conn: Connection, kind: str, data: str) -> Resolution:
@@ -526,10 +533,19 @@ class _Batch(DeviceMessages):
     def write(self, conn: Connection) -> None:
         now = datetime.now(UTC)
         fast = self.fast(conn)
-        # The hot writes in one pipeline (PostgreSQL: one round trip after the chain head
-        # is read, instead of one per statement); SQLAlchemy's statements come after.
+        if self.dead_rows or self.lot_rows or self.status_rows or self.report_rows:
+            fast.begin_now()  # SQLAlchemy's statements first, inside the transaction
+            if self.dead_rows:
+                conn.execute(insert(dead_letters), self.dead_rows)
+            if self.lot_rows:
+                conn.execute(insert(lot_movements), self.lot_rows)
+            self.device_status(conn)
+        # The hot writes and the COMMIT in one pipeline (PostgreSQL: one round trip
+        # instead of one per statement and one for the COMMIT; the chain's head was read
+        # with the scans).
         with fast.pipelined():
-            positions = ledger.append(conn, self.events)
+            fast.begin_now()  # a batch without scans: BEGIN goes with the writes
+            positions = ledger.append(conn, self.events, self.head)
             for index, position in zip(self.event_sighting, positions, strict=True):
                 if index >= 0:
                     self.sighting_rows[index]["event_position"] = position
@@ -555,11 +571,7 @@ class _Batch(DeviceMessages):
                     ],
                 )
             bump(fast, self.out.counts)
-        if self.dead_rows:
-            conn.execute(insert(dead_letters), self.dead_rows)
-        if self.lot_rows:
-            conn.execute(insert(lot_movements), self.lot_rows)
-        self.device_status(conn)
+            fast.commit_here()
         for new, position in zip(self.events, positions, strict=True):
             view = self.asset_views[new.asset_id] if new.asset_id is not None else None
             if view is None:
