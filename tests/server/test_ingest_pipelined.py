@@ -25,6 +25,7 @@ from reemploi.server.db.tables import (
     sightings,
 )
 from reemploi.server.ingest.pipeline import Incoming, IngestOptions, IngestPipeline
+from reemploi.server.ingest.writer import LocalWriter, WriteFailed
 from reemploi.server.ledger import verify
 from reemploi.server.registry import Registry
 
@@ -227,3 +228,40 @@ def test_a_tap_event_is_written_from_its_shape(world: World, monkeypatch) -> Non
         pipeline.process([_tap(1, LAPTOP_URI), _tap(2, SCREEN_URI)], conn)
         assert verify(conn) == []
     assert rendered == [True, True]
+
+
+@pytest.mark.postgres
+def test_a_killed_postgresql_connection_fails_the_batch_with_its_cause_and_the_next_goes_in(
+    postgres_database_url: str,
+) -> None:
+    """The server ends the writer's connection between two batches (a restart, a
+    failover): the batch fails with the database's own error (not with a complaint about
+    the driver's transaction mode), nothing of it is kept, the writer opens a new
+    connection and the batch, submitted again, goes in once."""
+    engine = make_engine(postgres_database_url)
+    try:
+        world = load_world(engine)
+        writer = LocalWriter(IngestPipeline(engine, Registry(), IngestOptions()))
+        writer.start()
+        tap = _tap(2, LAPTOP_URI)
+        item = (tap.topic, tap.payload, tap.received_at)
+        writer.submit([(t.topic, t.payload, t.received_at) for t in [_tap(1, SCREEN_URI)]])
+        writer.collect()
+        pid = writer._connection().connection.driver_connection.info.backend_pid  # type: ignore[union-attr]
+        with engine.connect() as admin:
+            assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        before = _snapshot(world)
+        writer.submit([item])
+        with pytest.raises(WriteFailed) as failed:
+            writer.collect()
+        cause = str(failed.value)  # the server's own words, not the failed ROLLBACK's
+        assert "terminating connection" in cause or "server closed the connection" in cause
+        assert "connection is lost" not in cause and "autocommit" not in cause
+        assert _snapshot(world) == before
+        writer.submit([item])
+        result = writer.collect()
+        assert [b'"accepted","reason":null' in a.payload for a in result.acks] == [True]
+        assert _snapshot(world)[:2] == (before[0] + 1, before[1] + 1)
+        writer.stop()
+    finally:
+        engine.dispose()

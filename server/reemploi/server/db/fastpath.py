@@ -77,11 +77,15 @@ class FastSQL:
             if driver.info.transaction_status != _IDLE:
                 driver.commit()
         except BaseException:
-            driver.rollback()  # ROLLBACK when a transaction is open
+            with contextlib.suppress(Exception):  # a lost connection: keep the first error
+                driver.rollback()  # ROLLBACK when a transaction is open
             raise
         finally:
             self._owning = self._begin_pending = False
-            driver.autocommit = False
+            if not driver.closed and driver.info.transaction_status == _IDLE:
+                driver.autocommit = False
+            else:  # lost, or stuck in a transaction: never to be used again
+                self.conn.invalidate()
 
     def begin_now(self) -> None:
         """Open the transaction now if :meth:`transaction` has not sent ``BEGIN`` yet
