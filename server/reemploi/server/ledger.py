@@ -65,16 +65,18 @@ def read_head(fast: FastSQL) -> Later:
 
 
 def append(
-    conn: Connection, events: Sequence[NewEvent], head_read: Later | None = None
+    target: Connection | FastSQL, events: Sequence[NewEvent], head_read: Later | None = None
 ) -> list[int]:
     """Chain and insert ``events`` inside the caller's transaction; return their positions.
 
-    ``head_read``: the head, already asked for by :func:`read_head` in this transaction
-    (else it is read here).
+    ``target``: the connection, or the caller's :class:`FastSQL` on it (its statements
+    then go with the caller's: same pipeline, same transaction start); ``head_read``:
+    the head, already asked for by :func:`read_head` in this transaction (else it is
+    read here).
     """
     if not events:
         return []
-    fast = FastSQL(conn)
+    fast = target if isinstance(target, FastSQL) else FastSQL(target)
     head = (head_read or read_head(fast)).rows()
     if not head:
         fast.run(  # plain SQL: this may run inside FastSQL.pipelined()

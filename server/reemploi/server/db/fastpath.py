@@ -50,7 +50,7 @@ class FastSQL:
         ``conn.execute`` reads a result's shape right after sending it."""
         if not self.postgres:
             return contextlib.nullcontext()
-        return self.conn.connection.driver_connection.pipeline()  # type: ignore[no-any-return, union-attr]
+        return self._driver.pipeline()  # type: ignore[no-any-return]
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -89,20 +89,18 @@ class FastSQL:
 
     def begin_now(self) -> None:
         """Open the transaction now if :meth:`transaction` has not sent ``BEGIN`` yet
-        (before SQLAlchemy statements that must be inside it)."""
-        self._begin()
+        (every statement of this class does it first; call it before SQLAlchemy
+        statements that must be inside the transaction)."""
+        if self._begin_pending:
+            self._begin_pending = False
+            self.cursor.execute("BEGIN")
 
     def commit_here(self) -> None:
         """Inside :meth:`transaction` (PostgreSQL): queue ``COMMIT`` now, typically as the
         last statement of the last pipeline; nothing may be written after it."""
         if self._owning:
-            self._begin()
+            self.begin_now()
             self.cursor.execute("COMMIT")
-
-    def _begin(self) -> None:
-        if self._begin_pending:
-            self._begin_pending = False
-            self.cursor.execute("BEGIN")
 
     def later(self, sql: str, params: Mapping[str, Any] | None = None) -> Later:
         """Send a read now and take its rows when needed: inside :meth:`pipelined`,
@@ -110,23 +108,23 @@ class FastSQL:
         it (each read has its own cursor). SQLite: the rows are read at once."""
         if not self.postgres:
             return Later(None, self.rows(sql, params))
-        self._begin()
+        self.begin_now()
         cursor = self._driver.cursor()
         cursor.execute(_for_driver(sql, True), params or {})
         return Later(cursor, None)
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        self._begin()
+        self.begin_now()
         self.cursor.execute(_for_driver(sql, self.postgres), params or {})
         return list(self.cursor.fetchall())
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        self._begin()
+        self.begin_now()
         self.cursor.execute(_for_driver(sql, self.postgres), params or {})
 
     def run_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            self._begin()
+            self.begin_now()
             self.cursor.executemany(_for_driver(sql, self.postgres), rows)
 
     def processor(self, column: Column[Any]) -> Callable[[Any], Any]:

@@ -544,8 +544,7 @@ class _Batch(DeviceMessages):
         # instead of one per statement and one for the COMMIT; the chain's head was read
         # with the scans).
         with fast.pipelined():
-            fast.begin_now()  # a batch without scans: BEGIN goes with the writes
-            positions = ledger.append(conn, self.events, self.head)
+            positions = ledger.append(fast, self.events, self.head)
             for index, position in zip(self.event_sighting, positions, strict=True):
                 if index >= 0:
                     self.sighting_rows[index]["event_position"] = position
