@@ -114,9 +114,7 @@ def append(
         rows.append(row)
         positions.append(count)
         prev = link
-    fast.run_many(
-        fast.insert_sql(custody_events, list(rows[0])), fast.prepared(custody_events, rows)
-    )
+    fast.insert(custody_events, rows)
     fast.run(
         "UPDATE ledger_head SET count = :count, last_hash = :last WHERE id = 1",
         {"count": count, "last": prev},

@@ -20,6 +20,15 @@ from typing import Any
 from sqlalchemy import Column, Connection, Table
 
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (no transaction open)
+_PIPELINE_OFF = 0  # psycopg.pq.PipelineStatus.OFF
+
+# From this many rows, PostgreSQL gets one COPY (inserts) or one statement over arrays
+# (updates) instead of one statement per row. Per row, an INSERT costs the writer
+# ≈ 20 µs of Python (a Bind and an Execute message each) and the server ≈ 10 µs (an
+# executor run each) more than a row of COPY (bench/ingest.py --postgres, batches of
+# hundreds of scans); COPY cannot go in a pipeline, so a small batch, whose latency is
+# its round trips, keeps one INSERT per row in its one pipeline.
+BULK_MIN_ROWS = 16
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
 
@@ -41,16 +50,25 @@ class FastSQL:
         self.cursor = driver.cursor()
         self._owning = self._begin_pending = False
 
-    def pipelined(self) -> AbstractContextManager[Any]:
+    def bulk(self, rows: int) -> bool:
+        """True when ``rows`` rows are written in bulk (PostgreSQL, :data:`BULK_MIN_ROWS`
+        or more): :meth:`insert` then uses COPY, which must run outside
+        :meth:`pipelined`."""
+        return self.postgres and rows >= BULK_MIN_ROWS
+
+    def pipelined(self, enabled: bool = True) -> AbstractContextManager[Any]:
         """PostgreSQL: the statements run inside go out without waiting for each other's
         answer (psycopg's pipeline mode): one round trip to the server for a run of
         writes instead of one each; a read (:meth:`rows`) waits for its own answer, and
         an error surfaces at the latest when the block ends. SQLite: nothing changes
         (no round trips). Only for this class's statements: SQLAlchemy's own
         ``conn.execute`` reads a result's shape right after sending it."""
-        if not self.postgres:
+        if not (self.postgres and enabled):
             return contextlib.nullcontext()
         return self._driver.pipeline()  # type: ignore[no-any-return]
+
+    def _in_pipeline(self) -> bool:
+        return bool(self._driver.pgconn.pipeline_status != _PIPELINE_OFF)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -127,12 +145,43 @@ class FastSQL:
             self.begin_now()
             self.cursor.executemany(_for_driver(sql, self.postgres), rows)
 
-    def processor(self, column: Column[Any]) -> Callable[[Any], Any]:
-        """The column's bind processor for this dialect (identity when there is none)."""
-        return _processor(column, self.dialect.name, self.dialect)
+    def insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` (the same columns in each, values as SQLAlchemy takes them) into
+        ``table``: one COPY when :meth:`bulk` and not inside :meth:`pipelined`, else one
+        INSERT per row. What is stored is the same either way."""
+        if not rows:
+            return
+        columns = tuple(rows[0])
+        prepared = self.prepared(table, rows)
+        if not (self.bulk(len(rows)) and not self._in_pipeline()):
+            self.run_many(_insert_sql(table.name, columns), prepared)
+            return
+        self.begin_now()
+        with self.cursor.copy(_copy_sql(table.name, columns)) as copy:
+            for row in prepared:
+                copy.write_row([row[name] for name in columns])
 
-    def insert_sql(self, table: Table, columns: Sequence[str]) -> str:
-        return _insert_sql(table.name, tuple(columns))
+    def update(self, table: Table, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """``UPDATE table SET <the rows' other columns> WHERE key = <the row's>`` for each
+        of ``rows`` (same columns in each, one row per key): when :meth:`bulk`, one
+        statement joining ``unnest()`` of one array per column (it can go in a
+        pipeline), else one statement per row."""
+        if not rows:
+            return
+        columns = tuple(rows[0])
+        if key not in columns:
+            raise ValueError(f"update of {table.name}: no {key!r} in the rows")
+        prepared = self.prepared(table, rows)
+        if not self.bulk(len(rows)):
+            self.run_many(_update_sql(table.name, key, columns), prepared)
+            return
+        if len({row[key] for row in prepared}) != len(prepared):
+            raise ValueError(f"update of {table.name}: the same {key} twice")
+        types = tuple(str(table.c[name].type.compile(self.dialect)) for name in columns)
+        self.run(
+            _update_unnest_sql(table.name, key, columns, types),
+            {f"a{i}": [row[name] for row in prepared] for i, name in enumerate(columns)},
+        )
 
     def prepared(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Rows with every value passed through its column's bind processor (only the
@@ -178,6 +227,31 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
     names = ", ".join(columns)
     values = ", ".join(":" + c for c in columns)
     return f"INSERT INTO {table} ({names}) VALUES ({values})"
+
+
+@lru_cache(maxsize=64)
+def _copy_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+
+
+@lru_cache(maxsize=64)
+def _update_sql(table: str, key: str, columns: tuple[str, ...]) -> str:
+    sets = ", ".join(f"{c} = :{c}" for c in columns if c != key)
+    return f"UPDATE {table} SET {sets} WHERE {key} = :{key}"
+
+
+@lru_cache(maxsize=64)
+def _update_unnest_sql(
+    table: str, key: str, columns: tuple[str, ...], types: tuple[str, ...]
+) -> str:
+    """PostgreSQL only; ``:a0, :a1, …`` are the columns' arrays, cast to their types."""
+    sets = ", ".join(f"{c} = u.{c}" for c in columns if c != key)
+    arrays = ", ".join(f":a{i}::{t}[]" for i, t in enumerate(types))
+    names = ", ".join(columns)
+    return (
+        f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS u({names}) "
+        f"WHERE {table}.{key} = u.{key}"
+    )
 
 
 _PROCESSORS: dict[tuple[str, str, str], Callable[[Any], Any]] = {}

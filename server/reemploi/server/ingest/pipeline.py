@@ -542,35 +542,32 @@ class _Batch(DeviceMessages):
             self.device_status(conn)
         # The hot writes and the COMMIT in one pipeline (PostgreSQL: one round trip
         # instead of one per statement and one for the COMMIT; the chain's head was read
-        # with the scans).
-        with fast.pipelined():
+        # with the scans). A large batch's events and sightings go by COPY, which cannot
+        # run in a pipeline: only its last statements and the COMMIT share one.
+        bulk = fast.bulk(len(self.sighting_rows))
+        with fast.pipelined(enabled=not bulk):
             positions = ledger.append(fast, self.events, self.head)
             for index, position in zip(self.event_sighting, positions, strict=True):
                 if index >= 0:
                     self.sighting_rows[index]["event_position"] = position
-            if self.sighting_rows:
-                fast.run_many(
-                    fast.insert_sql(sightings, list(self.sighting_rows[0])),
-                    fast.prepared(sightings, self.sighting_rows),
-                )
-            if self.touched:
-                stamp = fast.processor(assets.c.updated_at)(now)
-                fast.run_many(
-                    "UPDATE assets SET state = :state, holder_site_id = :site, "
-                    "holder_org_id = :org, updated_at = :now WHERE id = :id",
+            fast.insert(sightings, self.sighting_rows)
+            with fast.pipelined(enabled=bulk):
+                fast.update(
+                    assets,
+                    "id",
                     [
                         {
                             "id": v.id,
                             "state": v.state.value,
-                            "site": v.holder_site,
-                            "org": v.holder_org,
-                            "now": stamp,
+                            "holder_site_id": v.holder_site,
+                            "holder_org_id": v.holder_org,
+                            "updated_at": now,
                         }
                         for v in (self.asset_views[i] for i in sorted(self.touched))
                     ],
                 )
-            bump(fast, self.out.counts)
-            fast.commit_here()
+                bump(fast, self.out.counts)
+                fast.commit_here()
         for new, position in zip(self.events, positions, strict=True):
             view = self.asset_views[new.asset_id] if new.asset_id is not None else None
             if view is None:

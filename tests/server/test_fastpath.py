@@ -1,0 +1,197 @@
+"""FastSQL's bulk writes: from BULK_MIN_ROWS rows PostgreSQL gets one COPY (inserts) or
+one statement over arrays (updates) instead of one statement per row; what is stored is
+what one INSERT or UPDATE per row stores, awkward text included (COPY's text format
+escapes tabs, newlines and backslashes). SQLite always writes row by row."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server_world import COUNTER, LAPTOP_GIAI, World
+from sqlalchemy import Connection, select
+
+from reemploi.server.db.fastpath import BULK_MIN_ROWS, FastSQL
+from reemploi.server.db.tables import assets, sightings
+
+SITE, DEVICE = COUNTER
+AWKWARD = ("tab\there", "line\nbreak", "back\\slash", "\\N", "guillemets « é » 'q' \"dq\"", "")
+WHEN = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=UTC)
+
+
+def _sighting(seq: int, asset_id: int) -> dict[str, Any]:
+    return {
+        "key": f"{seq:032x}",
+        "device_id": DEVICE,
+        "seq": 2**53 + seq,
+        "site_id": SITE,
+        "kind": "ndef_uri",
+        "data": AWKWARD[seq % len(AWKWARD)] + f" n°{seq}",
+        "rssi": None if seq % 2 else -40 - seq,
+        "device_clock": None,
+        "received_at": WHEN + timedelta(microseconds=seq),
+        "asset_id": asset_id if seq % 3 else None,
+        "result": "accepted",
+        "reason": None if seq % 4 else "already_recorded",
+        "event_position": None,
+        "anomaly": None,
+    }
+
+
+def _stored(conn: Connection, first_seq: int, n: int) -> list[dict[str, Any]]:
+    cols = [sightings.c[name] for name in _sighting(0, 0)]
+    rows = conn.execute(
+        select(*cols)
+        .where(sightings.c.seq.between(2**53 + first_seq, 2**53 + first_seq + n - 1))
+        .order_by(sightings.c.seq)
+    ).all()
+    return [_utc(dict(row._mapping)) for row in rows]
+
+
+def _utc(row: dict[str, Any]) -> dict[str, Any]:
+    """SQLite gives datetimes back without their time zone (stored in UTC)."""
+    for name, value in row.items():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            row[name] = value.replace(tzinfo=UTC)
+    return row
+
+
+@contextlib.contextmanager
+def _traced(conn: Connection, path: Path) -> Iterator[None]:
+    """libpq's protocol trace of ``conn`` into ``path`` (PostgreSQL); SQLite: nothing."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
+    with path.open("w") as out:
+        pgconn.trace(out.fileno())
+        try:
+            yield
+        finally:
+            pgconn.untrace()
+            out.flush()
+            os.fsync(out.fileno())
+
+
+def _completed(path: Path) -> list[str]:
+    """The server's CommandComplete tags in a libpq trace (``COPY 20``, ``INSERT 0 1``…),
+    but the driver's own ``BEGIN``."""
+    tags = []
+    for line in path.read_text().splitlines():
+        fields = line.split("\t")
+        if fields[1:2] == ["B"] and fields[3:4] == ["CommandComplete"]:
+            tags.append(fields[4].split('"')[1])
+    return [tag for tag in tags if tag != "BEGIN"]
+
+
+@pytest.mark.parametrize("n", [BULK_MIN_ROWS - 1, BULK_MIN_ROWS, 3 * BULK_MIN_ROWS])
+def test_insert_stores_every_value_as_given_in_bulk_or_row_by_row(
+    world: World, n: int, tmp_path: Path
+) -> None:
+    laptop = world.assets[LAPTOP_GIAI]
+    rows = [_sighting(seq, laptop) for seq in range(1, n + 1)]
+    postgres = world.engine.dialect.name == "postgresql"
+    trace = tmp_path / "libpq.trace"
+    with world.engine.connect() as conn:
+        with conn.begin(), _traced(conn, trace):
+            FastSQL(conn).insert(sightings, rows)
+        assert _stored(conn, 1, n) == rows
+    if postgres:
+        tags = _completed(trace)
+        if n >= BULK_MIN_ROWS:
+            assert tags == [f"COPY {n}"], tags
+        else:
+            assert tags == ["INSERT 0 1"] * n, tags
+
+
+@pytest.mark.postgres
+def test_a_bulk_insert_inside_a_pipeline_goes_row_by_row(
+    postgres_database_url: str, tmp_path: Path
+) -> None:
+    """COPY cannot run in a pipeline: inside :meth:`FastSQL.pipelined` a large insert
+    falls back to one INSERT per row, in the pipeline."""
+    from server_world import load_world
+
+    from reemploi.server.db.engine import make_engine
+
+    engine = make_engine(postgres_database_url)
+    try:
+        world = load_world(engine)
+        n = 2 * BULK_MIN_ROWS
+        rows = [_sighting(seq, world.assets[LAPTOP_GIAI]) for seq in range(1, n + 1)]
+        trace = tmp_path / "libpq.trace"
+        with engine.connect() as conn:
+            with conn.begin():
+                fast = FastSQL(conn)
+                with _traced(conn, trace), fast.pipelined():
+                    fast.insert(sightings, rows)
+            assert _stored(conn, 1, n) == rows
+        assert _completed(trace) == ["INSERT 0 1"] * n
+    finally:
+        engine.dispose()
+
+
+def _declare(conn: Connection, n: int) -> list[int]:
+    from reemploi.domain.digital_link import giai_uri
+    from reemploi.server.registry import Declaration, declare_asset
+
+    return [
+        declare_asset(
+            conn,
+            Declaration(
+                epc=giai_uri(f"9521234BULK{i:05d}"),
+                category="laptop",
+                owner_id="ville-grenoble",
+                site_id=SITE,
+            ),
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("n", [BULK_MIN_ROWS - 1, 2 * BULK_MIN_ROWS])
+def test_update_moves_each_row_by_its_key_in_bulk_or_row_by_row(
+    world: World, n: int, tmp_path: Path
+) -> None:
+    with world.engine.begin() as conn:
+        ids = _declare(conn, n + 1)
+    untouched = ids.pop()
+    later = WHEN + timedelta(days=1)
+    changes = [
+        {
+            "id": asset_id,
+            "state": "collected" if i % 2 else "received",
+            "holder_site_id": "tri-sassenage" if i % 2 else SITE,
+            "updated_at": later + timedelta(seconds=i),
+        }
+        for i, asset_id in enumerate(ids)
+    ]
+    postgres = world.engine.dialect.name == "postgresql"
+    trace = tmp_path / "libpq.trace"
+    with world.engine.connect() as conn:
+        with conn.begin(), _traced(conn, trace):
+            FastSQL(conn).update(assets, "id", changes)
+        cols = (assets.c.id, assets.c.state, assets.c.holder_site_id, assets.c.updated_at)
+        got = conn.execute(select(*cols).where(assets.c.id.in_(ids)).order_by(assets.c.id))
+        assert [_utc(dict(row._mapping)) for row in got] == changes
+        still = conn.execute(select(assets.c.state).where(assets.c.id == untouched)).scalar()
+        assert still == "declared"
+    if postgres:
+        assert _completed(trace) == ([f"UPDATE {n}"] if n >= BULK_MIN_ROWS else ["UPDATE 1"] * n)
+
+
+def test_update_refuses_rows_without_their_key_or_with_a_key_twice(world: World) -> None:
+    with world.engine.connect() as conn, conn.begin():
+        fast = FastSQL(conn)
+        with pytest.raises(ValueError, match="no 'id'"):
+            fast.update(assets, "id", [{"state": "collected"}])
+        laptop = world.assets[LAPTOP_GIAI]
+        twice = [{"id": laptop, "state": "collected"}] * BULK_MIN_ROWS
+        if fast.bulk(len(twice)):  # one statement over arrays: a key twice is ambiguous
+            with pytest.raises(ValueError, match="twice"):
+                fast.update(assets, "id", twice)
