@@ -7,6 +7,7 @@ compete for the same cores: the CPU each spends per scan says which one bounds a
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -48,6 +49,24 @@ def tree_cpu_seconds(pid: int | None) -> float:
         total += cpu_seconds(current)
         todo.extend(parents.get(current, ()))
     return total
+
+
+def wait_until_quiet(
+    pid: int | None, window_s: float = 0.5, busy_share: float = 0.03, limit_s: float = 60.0
+) -> float:
+    """Wait until process ``pid`` and its descendants use less than ``busy_share`` of one
+    core over ``window_s`` (PostgreSQL's autovacuum after a burst of 50,000 scans, its
+    checkpoints), at most ``limit_s``; return the seconds waited. The next system
+    measured then does not share the cores with the previous one's background work."""
+    if pid is None:
+        return 0.0
+    start = time.monotonic()
+    while time.monotonic() - start < limit_s:
+        before = tree_cpu_seconds(pid)
+        time.sleep(window_s)
+        if tree_cpu_seconds(pid) - before < busy_share * window_s:
+            break
+    return time.monotonic() - start
 
 
 @dataclass(frozen=True)

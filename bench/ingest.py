@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # tests/support: the throwaway services
 
 from _ceiling import ceiling_counts, forget_session  # noqa: E402
-from _cpu import CpuMeter, CpuUse  # noqa: E402
+from _cpu import CpuMeter, CpuUse, wait_until_quiet  # noqa: E402
 from _fleet import Fleet, RunResult, percentile  # noqa: E402
 from _report import render_table, targets  # noqa: E402
 from _trace import decompose  # noqa: E402
@@ -382,6 +382,14 @@ def main(argv: list[str] | None = None) -> int:
                 engines[REAL_POSTGRES] = open_database(postgres.url)
             for engine in engines.values():
                 stage(engine, [p.plan for p in phases])
+
+            def quiet() -> None:
+                """PostgreSQL's background work (autovacuum after a burst, checkpoints)
+                done before the next measured run, whichever system it is."""
+                waited = wait_until_quiet(postgres.pid if postgres is not None else None)
+                if waited > 2:
+                    print(f"  (PostgreSQL occupé : {waited:.0f} s d'attente)", flush=True)
+
             for index, phase in enumerate(phases):
                 first_seq = (index + 1) * 10_000_000
                 drive = phase.drive
@@ -389,8 +397,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"Manche {phase.round}, phase {phase.kind} ({phase.plan.scans} lectures)…",
                     flush=True,
                 )
+                quiet()
                 measures.append(run_ceiling(address, broker.pid, folder, phase, drive, first_seq))
                 for system, engine in engines.items():
+                    quiet()
                     traced = args.trace and phase.kind != BURST
                     trace_file = (
                         folder / f"trace-{system}-{phase.plan.name}.json" if traced else None
