@@ -5,7 +5,9 @@ on SQLite; the ingest runs the same handful of statements for every batch, so it
 them once here, in the subset of SQL that SQLite and PostgreSQL share, with ``:name``
 parameters (rewritten to ``%(name)s`` for psycopg). Values go through the columns' own
 SQLAlchemy bind processors, so what is stored is exactly what SQLAlchemy would store and
-read back (the ledger's verification depends on it). Everything else keeps SQLAlchemy.
+read back (the ledger's verification depends on it). Large batches on PostgreSQL use its
+own bulk forms, ``COPY`` and ``unnest()`` (see :data:`BULK_MIN_ROWS`). Everything else
+keeps SQLAlchemy.
 """
 
 from __future__ import annotations
