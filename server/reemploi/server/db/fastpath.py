@@ -179,9 +179,8 @@ class FastSQL:
             return
         if len({row[key] for row in prepared}) != len(prepared):
             raise ValueError(f"update of {table.name}: the same {key} twice")
-        types = tuple(str(table.c[name].type.compile(self.dialect)) for name in columns)
         self.run(
-            _update_unnest_sql(table.name, key, columns, types),
+            _update_unnest_sql(table, key, columns, self.dialect),
             {f"a{i}": [row[name] for row in prepared] for i, name in enumerate(columns)},
         )
 
@@ -243,16 +242,16 @@ def _update_sql(table: str, key: str, columns: tuple[str, ...]) -> str:
 
 
 @lru_cache(maxsize=64)
-def _update_unnest_sql(
-    table: str, key: str, columns: tuple[str, ...], types: tuple[str, ...]
-) -> str:
-    """PostgreSQL only; ``:a0, :a1, …`` are the columns' arrays, cast to their types."""
+def _update_unnest_sql(table: Table, key: str, columns: tuple[str, ...], dialect: Any) -> str:
+    """PostgreSQL only; ``:a0, :a1, …`` are the columns' arrays, cast to their types
+    (worked out once per table and columns)."""
+    types = [table.c[name].type.compile(dialect) for name in columns]
     sets = ", ".join(f"{c} = u.{c}" for c in columns if c != key)
     arrays = ", ".join(f":a{i}::{t}[]" for i, t in enumerate(types))
     names = ", ".join(columns)
     return (
-        f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS u({names}) "
-        f"WHERE {table}.{key} = u.{key}"
+        f"UPDATE {table.name} SET {sets} FROM unnest({arrays}) AS u({names}) "
+        f"WHERE {table.name}.{key} = u.{key}"
     )
 
 
