@@ -59,6 +59,24 @@ def load_world(engine: Engine) -> World:
     return World(engine, made)
 
 
+def declare_laptops(engine: Engine, n: int) -> dict[str, int]:
+    """``n`` more laptops declared at the counter's collection point: link → asset id."""
+    made: dict[str, int] = {}
+    with engine.begin() as conn:
+        for i in range(n):
+            giai = f"9521234BULK{i:05d}"
+            made[f"{RESOLVER}/8004/{giai}"] = declare_asset(
+                conn,
+                Declaration(
+                    epc=giai_uri(giai),
+                    category="laptop",
+                    owner_id="ville-grenoble",
+                    site_id=COUNTER[0],
+                ),
+            )
+    return made
+
+
 _ids = iter(range(1, 10**6))
 
 

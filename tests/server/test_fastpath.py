@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_world import COUNTER, LAPTOP_GIAI, World
+from server_world import COUNTER, LAPTOP_GIAI, World, declare_laptops, load_world
 from sqlalchemy import Connection, select
 
+from reemploi.server.db.engine import make_engine
 from reemploi.server.db.fastpath import BULK_MIN_ROWS, FastSQL
 from reemploi.server.db.tables import assets, sightings
 
@@ -115,9 +116,7 @@ def test_a_bulk_insert_inside_a_pipeline_goes_row_by_row(
 ) -> None:
     """COPY cannot run in a pipeline: inside :meth:`FastSQL.pipelined` a large insert
     falls back to one INSERT per row, in the pipeline."""
-    from server_world import load_world
 
-    from reemploi.server.db.engine import make_engine
 
     engine = make_engine(postgres_database_url)
     try:
@@ -136,30 +135,11 @@ def test_a_bulk_insert_inside_a_pipeline_goes_row_by_row(
         engine.dispose()
 
 
-def _declare(conn: Connection, n: int) -> list[int]:
-    from reemploi.domain.digital_link import giai_uri
-    from reemploi.server.registry import Declaration, declare_asset
-
-    return [
-        declare_asset(
-            conn,
-            Declaration(
-                epc=giai_uri(f"9521234BULK{i:05d}"),
-                category="laptop",
-                owner_id="ville-grenoble",
-                site_id=SITE,
-            ),
-        )
-        for i in range(n)
-    ]
-
-
 @pytest.mark.parametrize("n", [BULK_MIN_ROWS - 1, 2 * BULK_MIN_ROWS])
 def test_update_moves_each_row_by_its_key_in_bulk_or_row_by_row(
     world: World, n: int, tmp_path: Path
 ) -> None:
-    with world.engine.begin() as conn:
-        ids = _declare(conn, n + 1)
+    ids = list(declare_laptops(world.engine, n + 1).values())
     untouched = ids.pop()
     later = WHEN + timedelta(days=1)
     changes = [

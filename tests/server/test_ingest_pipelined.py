@@ -14,14 +14,13 @@ from server_world import (
     COUNTER,
     LAPTOP_GIAI,
     LAPTOP_URI,
-    RESOLVER,
     SCREEN_URI,
     World,
+    declare_laptops,
     load_world,
 )
 from sqlalchemy import func, select, text
 
-from reemploi.domain.digital_link import giai_uri
 from reemploi.domain.event_shape import EventShape
 from reemploi.protocol import wire
 from reemploi.server.db.engine import make_engine
@@ -37,7 +36,7 @@ from reemploi.server.db.tables import (
 from reemploi.server.ingest.pipeline import Incoming, IngestOptions, IngestPipeline
 from reemploi.server.ingest.writer import LocalWriter, WriteFailed
 from reemploi.server.ledger import verify
-from reemploi.server.registry import Declaration, Registry, declare_asset
+from reemploi.server.registry import Registry
 
 SITE, DEVICE = COUNTER
 
@@ -277,23 +276,6 @@ def test_a_killed_postgresql_connection_fails_the_batch_with_its_cause_and_the_n
         engine.dispose()
 
 
-def _declare_many(world: World, n: int) -> list[str]:
-    """``n`` more laptops declared at the counter's collection point; their links."""
-    giais = [f"9521234BULK{i:05d}" for i in range(n)]
-    with world.engine.begin() as conn:
-        for giai in giais:
-            declare_asset(
-                conn,
-                Declaration(
-                    epc=giai_uri(giai),
-                    category="laptop",
-                    owner_id="ville-grenoble",
-                    site_id=SITE,
-                ),
-            )
-    return [f"{RESOLVER}/8004/{giai}" for giai in giais]
-
-
 @pytest.mark.postgres
 def test_a_large_batch_on_postgresql_copies_its_events_and_sightings(
     postgres_database_url: str, tmp_path: Path
@@ -305,7 +287,7 @@ def test_a_large_batch_on_postgresql_copies_its_events_and_sightings(
     engine = make_engine(postgres_database_url)
     try:
         world = load_world(engine)
-        uris = _declare_many(world, BULK_MIN_ROWS)
+        uris = list(declare_laptops(engine, BULK_MIN_ROWS))
         batch = [_tap(i, uri) for i, uri in enumerate(uris, start=1)]
         batch.append(_tap(len(batch) + 1, uris[0]))  # a repeat tap: a sighting, no event
         pipeline = IngestPipeline(engine, Registry(), IngestOptions())
@@ -349,7 +331,7 @@ def test_a_large_batch_the_database_refuses_keeps_nothing(world: World) -> None:
     """A sighting refused by the database in a large batch (PostgreSQL: inside its COPY)
     fails the whole batch: no event, sighting or asset move is kept, and the same
     connection takes the batch again once the refusal is gone."""
-    uris = _declare_many(world, BULK_MIN_ROWS + 4)
+    uris = list(declare_laptops(world.engine, BULK_MIN_ROWS + 4))
     batch = [_tap(i, uri) for i, uri in enumerate(uris, start=1)]
     pipeline = IngestPipeline(world.engine, Registry(), IngestOptions())
     before = _snapshot(world)
