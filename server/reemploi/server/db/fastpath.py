@@ -155,7 +155,7 @@ class FastSQL:
             return
         columns = tuple(rows[0])
         prepared = self.prepared(table, rows)
-        if not (self.bulk(len(rows)) and not self._in_pipeline()):
+        if not self.bulk(len(rows)) or self._in_pipeline():
             self.run_many(_insert_sql(table.name, columns), prepared)
             return
         self.begin_now()
