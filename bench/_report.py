@@ -10,12 +10,15 @@ from _trace import render as render_stages
 
 BURST = "burst"
 CEILING = "ceiling"
+CEILING_POSTGRES = "ceiling-postgres"  # --postgres: PostgreSQL's own floor, not a target
+CEILINGS = (CEILING, CEILING_POSTGRES)
 THROUGHPUT_RATIO_TARGET = 0.8
 P99_TARGET_MS = 3.0
 P99_TARGET_RATE = 1000
 
 LABELS = {
     "ceiling": "plafond brut / raw ceiling (paho + SQLite FULL)",
+    "ceiling-postgres": "plafond brut PostgreSQL / raw ceiling (paho + PostgreSQL)",
     "real-sqlite": "système réel / real system (SQLite FULL)",
     "real-postgres": "système réel / real system (PostgreSQL)",
 }
@@ -49,7 +52,7 @@ def targets(measures: list[Any]) -> list[dict[str, Any]]:
     """Each target for each real system: the median over rounds, each round's value,
     threshold, met (bool)."""
     out: list[dict[str, Any]] = []
-    systems = sorted({m.system for m in measures if m.system != CEILING})
+    systems = sorted({m.system for m in measures if m.system not in CEILINGS})
     for system in systems:
         ratios = _ratios(measures, system)
         if ratios:
@@ -77,6 +80,25 @@ def targets(measures: list[Any]) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def references(measures: list[Any]) -> list[dict[str, Any]]:
+    """With --postgres: the PostgreSQL ceiling's p99 at the target's rate — the least
+    latency any system committing each batch to PostgreSQL gets on this host (median
+    over rounds, each round's value)."""
+    paced = _rounds(measures, CEILING_POSTGRES, f"paced-{P99_TARGET_RATE}")
+    if not paced:
+        return []
+    p99s = [_p99(m) for m in paced]
+    return [
+        {
+            "system": CEILING_POSTGRES,
+            "figure": f"p99 à {P99_TARGET_RATE}/s",
+            "value": round(_median(p99s), 3),
+            "rounds": [round(v, 3) for v in p99s],
+            "above_target": _median(p99s) > P99_TARGET_MS,
+        }
+    ]
 
 
 def _latency(rounds: list[Any]) -> str:
@@ -212,6 +234,19 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         if len(t["rounds"]) > 1:
             each = " (médiane de / median of " + ", ".join(str(v) for v in t["rounds"]) + ")"
         out.append(f"  {t['system']}: {t['target']} → {t['value']}{each} : {verdict}")
+    for r in references(measures):
+        each = ""
+        if len(r["rounds"]) > 1:
+            each = " (médiane de / median of " + ", ".join(str(v) for v in r["rounds"]) + ")"
+        where = (
+            "au-dessus de l'objectif, même pour ce plafond qui ne fait que valider en base /"
+            " above the target even for this ceiling, which only commits"
+            if r["above_target"]
+            else "sous l'objectif / below the target"
+        )
+        out.append(
+            f"  repère / reference — {r['system']}: {r['figure']} → {r['value']}{each} : {where}"
+        )
     bad = [m for m in measures if m.problems]
     for m in bad:
         out.append(f"  ERREUR {m.system} {m.phase} (manche {m.round}): {'; '.join(m.problems)}")

@@ -2,6 +2,7 @@
 other machines). ``ingest.py`` starts one per run and stops it with SIGTERM:
 
     python bench/_sut.py ceiling --host H --port P --client-id C --db FILE
+    python bench/_sut.py ceiling --host H --port P --client-id C --conninfo PG --table T
     python bench/_sut.py real    --host H --port P --client-id C --url DATABASE_URL
 
 Prints ``ready`` once subscribed, and ``stopped`` after a clean stop (queue drained,
@@ -19,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _ceiling import RawCeiling
+from _ceiling import PostgresStore, RawCeiling, RawStore, SqliteStore
 from _trace import SutTracer
 
 from reemploi.server.db.engine import make_engine
@@ -36,7 +37,9 @@ def main() -> int:
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--client-id", required=True)
-    parser.add_argument("--db", type=Path)
+    parser.add_argument("--db", type=Path, help="ceiling: its SQLite file")
+    parser.add_argument("--conninfo", help="ceiling: PostgreSQL instead of SQLite")
+    parser.add_argument("--table", default="raw_scans", help="ceiling: its PostgreSQL table")
     parser.add_argument("--url")
     parser.add_argument(
         "--writer",
@@ -50,7 +53,14 @@ def main() -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_a: stop.set())
     if args.system == "ceiling":
-        ceiling = RawCeiling(address, args.db, args.client_id)
+        store: RawStore
+        if args.conninfo:
+            store = PostgresStore(args.conninfo, args.table)
+        else:
+            if args.db is None:
+                parser.error("ceiling: --db or --conninfo")
+            store = SqliteStore(args.db)
+        ceiling = RawCeiling(address, store, args.client_id)
         ceiling.start()
         print("ready", flush=True)
         stop.wait()

@@ -10,7 +10,9 @@ unlimited, because the defaults 1000 and 20 drop or throttle QoS 1 bursts). Then
 side and phase by phase in the same run:
 
 * the raw ceiling (bench/_ceiling.py): a bare paho subscriber that group-commits plain rows
-  to SQLite (``synchronous=FULL``) and acks each scan after its commit;
+  to SQLite (``synchronous=FULL``) and acks each scan after its commit — the targets'
+  reference; with ``--postgres``, the same ceiling on PostgreSQL too (one statement per
+  batch): PostgreSQL's own floor on this host, shown beside, not a target;
 * the real system: ``IngestService`` → ledger writer process (``--writer local``: a thread)
   → ``IngestPipeline`` → ledger, SQLite with
   ``synchronous=FULL`` (and with ``--postgres``, PostgreSQL with its defaults).
@@ -46,10 +48,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # tests/support: the throwaway services
 
-from _ceiling import ceiling_counts, forget_session  # noqa: E402
+from _ceiling import PostgresStore, ceiling_counts, forget_session  # noqa: E402
 from _cpu import CpuMeter, CpuUse, wait_until_quiet  # noqa: E402
 from _fleet import Fleet, RunResult, percentile  # noqa: E402
-from _report import render_table, targets  # noqa: E402
+from _report import references, render_table, targets  # noqa: E402
 from _trace import decompose  # noqa: E402
 from _workload import LedgerCounts, Plan, ledger_counts, make_plan, open_database, stage  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
@@ -58,6 +60,7 @@ from support.services import Mosquitto, MosquittoSettings, Postgres  # noqa: E40
 from reemploi.server.ingest.mqtt import BrokerAddress  # noqa: E402
 
 CEILING = "ceiling"
+CEILING_POSTGRES = "ceiling-postgres"
 REAL_SQLITE = "real-sqlite"
 REAL_POSTGRES = "real-postgres"
 BURST = "burst"
@@ -205,21 +208,30 @@ def run_ceiling(
     phase: Round,
     drive: Driver,
     first_seq: int,
+    postgres: Postgres | None = None,
 ) -> Measure:
-    client_id = "bench-ceiling"
+    """The raw ceiling on SQLite, or on ``postgres`` (a table per phase) when given."""
+    name = CEILING if postgres is None else CEILING_POSTGRES
+    client_id = f"bench-{name}"
     db = folder / f"ceiling-{phase.plan.name}.db"
-    system = SystemProcess(["ceiling", *_broker_args(address, client_id), "--db", str(db)])
+    table = "raw_" + phase.plan.name.replace("-", "_")
+    where = ["--db", str(db)] if postgres is None else ["--conninfo", postgres.conninfo]
+    system = SystemProcess(["ceiling", *_broker_args(address, client_id), *where, "--table", table])
     try:
-        with Fleet(address, phase.plan.readers, "c", first_seq) as fleet:
-            meter = CpuMeter(system.proc.pid, broker_pid)
+        tag = "c" if postgres is None else "q"
+        with Fleet(address, phase.plan.readers, tag, first_seq) as fleet:
+            meter = CpuMeter(system.proc.pid, broker_pid, postgres.pid if postgres else None)
             with readers_gc_paused():
                 run = drive(fleet)
             cpu = meter.stop()
     finally:
         system.stop()
         forget_session(address, client_id)
-    rows, distinct = ceiling_counts(db)
-    measure = Measure(CEILING, phase.kind, run, phase.round, rows, distinct, cpu=cpu)
+    if postgres is None:
+        rows, distinct = ceiling_counts(db)
+    else:
+        rows, distinct = PostgresStore(postgres.conninfo, table).counts()
+    measure = Measure(name, phase.kind, run, phase.round, rows, distinct, cpu=cpu)
     measure.check()
     return measure
 
@@ -399,6 +411,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 quiet()
                 measures.append(run_ceiling(address, broker.pid, folder, phase, drive, first_seq))
+                if postgres is not None:
+                    quiet()
+                    measures.append(
+                        run_ceiling(address, broker.pid, folder, phase, drive, first_seq, postgres)
+                    )
                 for system, engine in engines.items():
                     quiet()
                     traced = args.trace and phase.kind != BURST
@@ -445,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             "context": context,
             "measures": [m.as_json() for m in measures],
             "targets": targets(measures),
+            "references": references(measures),
         }
         args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     return 0 if all(not m.problems for m in measures) else 1

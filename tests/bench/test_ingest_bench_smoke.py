@@ -106,3 +106,55 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
     names = {t["target"] for t in report["targets"]}
     assert names == {"débit ≥ 0.8× plafond", "p99 ≤ 3.0 ms à 1000/s"}
     assert all(isinstance(t["met"], bool) for t in report["targets"])
+
+
+@pytest.mark.postgres
+def test_quick_bench_on_postgres_shows_postgres_own_ceiling(tmp_path: Path) -> None:
+    """With --postgres, the raw ceiling runs on PostgreSQL too: every scan stored once in
+    its own table per phase, shown in the table and reported as a reference beside the
+    targets — never as a system the targets are checked on."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "ingest.py"),
+            "--quick",
+            "--postgres",
+            "--rates",
+            "1000",
+            "--json",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    table = proc.stdout
+    assert "plafond brut PostgreSQL / raw ceiling (paho + PostgreSQL)" in table
+    assert "repère / reference — ceiling-postgres: p99 à 1000/s" in table
+
+    report = json.loads(out.read_text())
+    measures = report["measures"]
+    systems = ("ceiling", "ceiling-postgres", "real-sqlite", "real-postgres")
+    assert {(m["system"], m["phase"]) for m in measures} == {
+        (s, p) for s in systems for p in ("burst", "paced-1000")
+    }
+    for m in measures:
+        assert m["acked_once"] == m["scans"] > 0, m
+        assert m["acked_twice"] == 0 and m["stray_acks"] == 0 and m["missing"] == 0, m
+        assert m["stored"] == m["distinct"] == m["scans"], m
+        assert m["ok"] and not m["problems"], m
+    # the PostgreSQL server's CPU is metered for both systems that write to it
+    for m in measures:
+        if m["phase"] == "burst" and m["system"].endswith("postgres"):
+            assert m["cpu_us_per_scan"]["database"] > 0, m
+    assert {t["system"] for t in report["targets"]} == {"real-sqlite", "real-postgres"}
+    [reference] = report["references"]
+    paced = next(
+        m for m in measures if m["system"] == "ceiling-postgres" and m["phase"] == "paced-1000"
+    )
+    assert reference["system"] == "ceiling-postgres"
+    assert reference["rounds"] == [paced["p99_ms"]]
+    assert reference["above_target"] == (paced["p99_ms"] > 3.0)
