@@ -146,10 +146,6 @@ def test_quick_bench_on_postgres_shows_postgres_own_ceiling(tmp_path: Path) -> N
         assert m["acked_twice"] == 0 and m["stray_acks"] == 0 and m["missing"] == 0, m
         assert m["stored"] == m["distinct"] == m["scans"], m
         assert m["ok"] and not m["problems"], m
-    # the PostgreSQL server's CPU is metered for both systems that write to it
-    for m in measures:
-        if m["phase"] == "burst" and m["system"].endswith("postgres"):
-            assert m["cpu_us_per_scan"]["database"] > 0, m
     assert {t["system"] for t in report["targets"]} == {"real-sqlite", "real-postgres"}
     [reference] = report["references"]
     paced = next(
