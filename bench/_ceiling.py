@@ -71,7 +71,15 @@ class SqliteStore:
         return _SqliteWriter(self.db_path)
 
     def counts(self) -> tuple[int, int]:
-        return ceiling_counts(self.db_path)
+        db = sqlite3.connect(self.db_path)
+        try:
+            rows = db.execute("SELECT count(*) FROM raw_scans").fetchone()[0]
+            distinct = db.execute(
+                "SELECT count(*) FROM (SELECT DISTINCT device, seq FROM raw_scans)"
+            ).fetchone()[0]
+        finally:
+            db.close()
+        return int(rows), int(distinct)
 
 
 class _SqliteWriter:
@@ -223,19 +231,6 @@ class RawCeiling:
     def counts(self) -> tuple[int, int]:
         """(rows, distinct (device, seq)) stored so far."""
         return self.store.counts()
-
-
-def ceiling_counts(db_path: Path) -> tuple[int, int]:
-    """(rows, distinct (device, seq)) in a ceiling database."""
-    db = sqlite3.connect(db_path)
-    try:
-        rows = db.execute("SELECT count(*) FROM raw_scans").fetchone()[0]
-        distinct = db.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT device, seq FROM raw_scans)"
-        ).fetchone()[0]
-    finally:
-        db.close()
-    return int(rows), int(distinct)
 
 
 def forget_session(address: BrokerAddress, client_id: str) -> None:

@@ -101,6 +101,13 @@ def references(measures: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _each_round(values: list[float]) -> str:
+    """`` (médiane de / median of a, b, c)`` after a median of several rounds."""
+    if len(values) < 2:
+        return ""
+    return " (médiane de / median of " + ", ".join(str(v) for v in values) + ")"
+
+
 def _latency(rounds: list[Any]) -> str:
     if not rounds:
         return "—"
@@ -230,14 +237,10 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
     ]
     for t in targets(measures):
         verdict = "atteint / met" if t["met"] else "NON atteint / not met"
-        each = ""
-        if len(t["rounds"]) > 1:
-            each = " (médiane de / median of " + ", ".join(str(v) for v in t["rounds"]) + ")"
+        each = _each_round(t["rounds"])
         out.append(f"  {t['system']}: {t['target']} → {t['value']}{each} : {verdict}")
     for r in references(measures):
-        each = ""
-        if len(r["rounds"]) > 1:
-            each = " (médiane de / median of " + ", ".join(str(v) for v in r["rounds"]) + ")"
+        each = _each_round(r["rounds"])
         where = (
             "au-dessus de l'objectif, même pour ce plafond qui ne fait que valider en base /"
             " above the target even for this ceiling, which only commits"

@@ -58,7 +58,7 @@ def main() -> int:
             store = PostgresStore(args.conninfo, args.table)
         else:
             if args.db is None:
-                parser.error("ceiling: --db or --conninfo")
+                parser.error("plafond : --db ou --conninfo obligatoire")
             store = SqliteStore(args.db)
         ceiling = RawCeiling(address, store, args.client_id)
         ceiling.start()

@@ -48,10 +48,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # tests/support: the throwaway services
 
-from _ceiling import PostgresStore, ceiling_counts, forget_session  # noqa: E402
+from _ceiling import PostgresStore, RawStore, SqliteStore, forget_session  # noqa: E402
 from _cpu import CpuMeter, CpuUse, wait_until_quiet  # noqa: E402
 from _fleet import Fleet, RunResult, percentile  # noqa: E402
-from _report import references, render_table, targets  # noqa: E402
+from _report import BURST, CEILING, CEILING_POSTGRES, references, render_table, targets  # noqa: E402
 from _trace import decompose  # noqa: E402
 from _workload import LedgerCounts, Plan, ledger_counts, make_plan, open_database, stage  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
@@ -59,11 +59,8 @@ from support.services import Mosquitto, MosquittoSettings, Postgres  # noqa: E40
 
 from reemploi.server.ingest.mqtt import BrokerAddress  # noqa: E402
 
-CEILING = "ceiling"
-CEILING_POSTGRES = "ceiling-postgres"
 REAL_SQLITE = "real-sqlite"
 REAL_POSTGRES = "real-postgres"
-BURST = "burst"
 
 
 @dataclass
@@ -211,14 +208,19 @@ def run_ceiling(
     postgres: Postgres | None = None,
 ) -> Measure:
     """The raw ceiling on SQLite, or on ``postgres`` (a table per phase) when given."""
-    name = CEILING if postgres is None else CEILING_POSTGRES
+    store: RawStore
+    if postgres is None:
+        name, tag = CEILING, "c"
+        db = folder / f"ceiling-{phase.plan.name}.db"
+        store, where = SqliteStore(db), ["--db", str(db)]
+    else:
+        name, tag = CEILING_POSTGRES, "q"
+        table = "raw_" + phase.plan.name.replace("-", "_")
+        store = PostgresStore(postgres.conninfo, table)
+        where = ["--conninfo", postgres.conninfo, "--table", table]
     client_id = f"bench-{name}"
-    db = folder / f"ceiling-{phase.plan.name}.db"
-    table = "raw_" + phase.plan.name.replace("-", "_")
-    where = ["--db", str(db)] if postgres is None else ["--conninfo", postgres.conninfo]
-    system = SystemProcess(["ceiling", *_broker_args(address, client_id), *where, "--table", table])
+    system = SystemProcess(["ceiling", *_broker_args(address, client_id), *where])
     try:
-        tag = "c" if postgres is None else "q"
         with Fleet(address, phase.plan.readers, tag, first_seq) as fleet:
             meter = CpuMeter(system.proc.pid, broker_pid, postgres.pid if postgres else None)
             with readers_gc_paused():
@@ -227,10 +229,7 @@ def run_ceiling(
     finally:
         system.stop()
         forget_session(address, client_id)
-    if postgres is None:
-        rows, distinct = ceiling_counts(db)
-    else:
-        rows, distinct = PostgresStore(postgres.conninfo, table).counts()
+    rows, distinct = store.counts()
     measure = Measure(name, phase.kind, run, phase.round, rows, distinct, cpu=cpu)
     measure.check()
     return measure
