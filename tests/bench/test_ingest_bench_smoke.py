@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,34 +15,29 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.mosquitto
 
 
-def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
+def run_quick_bench(tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    """``bench/ingest.py --quick *args``, which must exit 0: (its table, its JSON report)."""
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "ingest.py"),
-            "--quick",
-            "--rounds",
-            "2",
-            "--trace",
-            "--json",
-            str(out),
-        ],
+        [sys.executable, str(REPO / "bench" / "ingest.py"), "--quick", *args, "--json", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=280,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report: dict[str, Any] = json.loads(out.read_text())
+    return proc.stdout, report
 
-    table = proc.stdout
+
+def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
+    table, report = run_quick_bench(tmp_path, "--rounds", "2", "--trace")
     assert "| système / system" in table
     assert "plafond brut / raw ceiling" in table
     assert "système réel / real system (SQLite FULL)" in table
     assert "Objectifs / targets:" in table
     assert "nothing lost or doubled" in table
 
-    report = json.loads(out.read_text())
     measures = report["measures"]
     systems = {(m["system"], m["phase"]) for m in measures}
     phases = {"burst", "paced-500", "paced-1000"}
@@ -113,29 +109,10 @@ def test_quick_bench_on_postgres_shows_postgres_own_ceiling(tmp_path: Path) -> N
     """With --postgres, the raw ceiling runs on PostgreSQL too: every scan stored once in
     its own table per phase, shown in the table and reported as a reference beside the
     targets — never as a system the targets are checked on."""
-    out = tmp_path / "bench.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "ingest.py"),
-            "--quick",
-            "--postgres",
-            "--rates",
-            "1000",
-            "--json",
-            str(out),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    table = proc.stdout
+    table, report = run_quick_bench(tmp_path, "--postgres", "--rates", "1000")
     assert "plafond brut PostgreSQL / raw ceiling (paho + PostgreSQL)" in table
     assert "repère / reference — ceiling-postgres: p99 à 1000/s" in table
 
-    report = json.loads(out.read_text())
     measures = report["measures"]
     systems = ("ceiling", "ceiling-postgres", "real-sqlite", "real-postgres")
     assert {(m["system"], m["phase"]) for m in measures} == {
