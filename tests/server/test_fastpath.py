@@ -117,7 +117,6 @@ def test_a_bulk_insert_inside_a_pipeline_goes_row_by_row(
     """COPY cannot run in a pipeline: inside :meth:`FastSQL.pipelined` a large insert
     falls back to one INSERT per row, in the pipeline."""
 
-
     engine = make_engine(postgres_database_url)
     try:
         world = load_world(engine)

@@ -3,7 +3,8 @@
 Building and compiling SQLAlchemy statements cost about ten times more than running them
 on SQLite; the ingest runs the same handful of statements for every batch, so it writes
 them once here, in the subset of SQL that SQLite and PostgreSQL share, with ``:name``
-parameters (rewritten to ``%(name)s`` for psycopg). Values go through the columns' own
+parameters (rewritten to ``%(name)s`` for psycopg's cursor, or ``$1…`` for the batched
+pipeline of :mod:`.pgpipe`). Values go through the columns' own
 SQLAlchemy bind processors, so what is stored is exactly what SQLAlchemy would store and
 read back (the ledger's verification depends on it). Large batches on PostgreSQL use its
 own bulk forms, ``COPY`` and ``unnest()`` (see :data:`BULK_MIN_ROWS`). Everything else
@@ -13,13 +14,14 @@ keeps SQLAlchemy.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Column, Connection, Table
+
+from . import pgpipe
 
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (no transaction open)
 _PIPELINE_OFF = 0  # psycopg.pq.PipelineStatus.OFF
@@ -31,12 +33,11 @@ _PIPELINE_OFF = 0  # psycopg.pq.PipelineStatus.OFF
 # hundreds of scans); COPY cannot go in a pipeline, so a small batch, whose latency is
 # its round trips, keeps one INSERT per row in its one pipeline.
 BULK_MIN_ROWS = 16
-_NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
 
 @lru_cache(maxsize=256)
 def _for_driver(sql: str, postgres: bool) -> str:
-    return _NAMED.sub(r"%(\1)s", sql) if postgres else sql
+    return pgpipe.NAMED_PARAMETER.sub(r"%(\1)s", sql) if postgres else sql
 
 
 class FastSQL:
@@ -51,6 +52,7 @@ class FastSQL:
         self._driver = driver
         self.cursor = driver.cursor()
         self._owning = self._begin_pending = False
+        self._pipe: pgpipe.Pipeline | None = None  # inside pipelined(), PostgreSQL
 
     def bulk(self, rows: int) -> bool:
         """True when ``rows`` rows are written in bulk (PostgreSQL, :data:`BULK_MIN_ROWS`
@@ -59,18 +61,35 @@ class FastSQL:
         return self.postgres and rows >= BULK_MIN_ROWS
 
     def pipelined(self, enabled: bool = True) -> AbstractContextManager[Any]:
-        """PostgreSQL: the statements run inside go out without waiting for each other's
-        answer (psycopg's pipeline mode): one round trip to the server for a run of
-        writes instead of one each; a read (:meth:`rows`) waits for its own answer, and
-        an error surfaces at the latest when the block ends. SQLite: nothing changes
+        """PostgreSQL: the statements run inside go out together, without waiting for
+        each other's answer (libpq's pipeline mode, :mod:`.pgpipe`): queued, then
+        written in one go when an answer is needed — a read's :meth:`Later.rows` or
+        :meth:`rows`, or the block's end — so a run of statements costs one round trip.
+        An error surfaces at the latest when the block ends. SQLite: nothing changes
         (no round trips). Only for this class's statements: SQLAlchemy's own
-        ``conn.execute`` reads a result's shape right after sending it."""
-        if not (self.postgres and enabled):
+        ``conn.execute`` cannot run inside. A block inside another adds nothing."""
+        if not (self.postgres and enabled) or self._pipe is not None:
             return contextlib.nullcontext()
-        return self._driver.pipeline()  # type: ignore[no-any-return]
+        return self._pipelined()
+
+    @contextlib.contextmanager
+    def _pipelined(self) -> Iterator[None]:
+        with pgpipe.Pipeline(self._driver) as pipe:
+            self._pipe = pipe
+            try:
+                yield
+            finally:
+                self._pipe = None
 
     def _in_pipeline(self) -> bool:
         return bool(self._driver.pgconn.pipeline_status != _PIPELINE_OFF)
+
+    def _execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """One statement: queued in the pipeline, else run on the cursor."""
+        if self._pipe is not None:
+            self._pipe.send(sql, params)
+        else:
+            self.cursor.execute(_for_driver(sql, self.postgres), params or {})
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -113,38 +132,43 @@ class FastSQL:
         statements that must be inside the transaction)."""
         if self._begin_pending:
             self._begin_pending = False
-            self.cursor.execute("BEGIN")
+            self._execute("BEGIN")
 
     def commit_here(self) -> None:
         """Inside :meth:`transaction` (PostgreSQL): queue ``COMMIT`` now, typically as the
         last statement of the last pipeline; nothing may be written after it."""
         if self._owning:
             self.begin_now()
-            self.cursor.execute("COMMIT")
+            self._execute("COMMIT")
 
     def later(self, sql: str, params: Mapping[str, Any] | None = None) -> Later:
         """Send a read now and take its rows when needed: inside :meth:`pipelined`,
         PostgreSQL answers every read sent in the block in the one round trip that ends
         it (each read has its own cursor). SQLite: the rows are read at once."""
-        if not self.postgres:
-            return Later(None, self.rows(sql, params))
+        if self._pipe is None:
+            return Later(self.rows(sql, params))
         self.begin_now()
-        cursor = self._driver.cursor()
-        cursor.execute(_for_driver(sql, True), params or {})
-        return Later(cursor, None)
+        return Later(self._pipe.send(sql, params))
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         self.begin_now()
+        if self._pipe is not None:
+            return self._pipe.send(sql, params).rows()
         self.cursor.execute(_for_driver(sql, self.postgres), params or {})
         return list(self.cursor.fetchall())
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self.begin_now()
-        self.cursor.execute(_for_driver(sql, self.postgres), params or {})
+        self._execute(sql, params)
 
     def run_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            self.begin_now()
+        if not rows:
+            return
+        self.begin_now()
+        if self._pipe is not None:
+            for row in rows:
+                self._pipe.send(sql, row)
+        else:
             self.cursor.executemany(_for_driver(sql, self.postgres), rows)
 
     def insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -202,19 +226,17 @@ class FastSQL:
 
 
 class Later:
-    """The rows of a read sent by :meth:`FastSQL.later`."""
+    """The rows of a read sent by :meth:`FastSQL.later`: read already, or the pipeline's
+    answer (asking for them sends what the pipeline has queued)."""
 
-    __slots__ = ("_cursor", "_rows")
+    __slots__ = ("_source",)
 
-    def __init__(self, cursor: Any, rows: list[tuple[Any, ...]] | None) -> None:
-        self._cursor = cursor
-        self._rows = rows
+    def __init__(self, source: list[tuple[Any, ...]] | pgpipe.Answer) -> None:
+        self._source = source
 
     def rows(self) -> list[tuple[Any, ...]]:
-        if self._rows is None:
-            self._rows = list(self._cursor.fetchall())
-            self._cursor.close()
-        return self._rows
+        source = self._source
+        return source if isinstance(source, list) else source.rows()
 
 
 def in_list(prefix: str, values: Iterable[Any]) -> tuple[str, dict[str, Any]]:

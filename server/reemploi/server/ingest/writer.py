@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection
 
+from ..db import pgpipe
 from ..db.checkpoint import Checkpointer, is_sqlite
 from ..db.engine import is_memory_database, make_engine
 from ..registry import Registry
@@ -112,7 +113,9 @@ class LocalWriter:
 
     def _connection(self) -> Connection:
         if self._conn is None:
-            self._conn = self.pipeline.engine.connect()
+            conn = self.pipeline.engine.connect()
+            pgpipe.own_statements(conn.connection.driver_connection)  # see db/pgpipe.py
+            self._conn = conn
         return self._conn
 
     def _drop_connection(self) -> None:
