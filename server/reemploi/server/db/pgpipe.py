@@ -77,6 +77,7 @@ _BY_CONNECTION: weakref.WeakKeyDictionary[Any, _Statements] = weakref.WeakKeyDic
 # under new names): one no longer exists (26000), or a table's change altered what one
 # returns (0A000, "cached plan must not change result type").
 _STALE = frozenset({"26000", "0A000"})
+_CLOSE = psycopg.capabilities.has_send_close_prepared()
 
 
 def own_statements(driver: object) -> None:
@@ -219,7 +220,10 @@ class Pipeline:
         known.named[key] = name
         if len(known.named) > PREPARED_MAX:
             _, old = known.named.popitem(last=False)
-            self._pg.send_query_params(b"DEALLOCATE " + old, None)
+            if _CLOSE:  # libpq 17+: a Close of a name the server lost is no error
+                self._pg.send_close_prepared(old)
+            else:
+                self._pg.send_query_params(b"DEALLOCATE " + old, None)
             self._slots.append(None)
         return name
 
