@@ -5,9 +5,6 @@ prepared statements stay usable."""
 
 from __future__ import annotations
 
-import select
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,6 +14,7 @@ import pytest
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+from support.relay import Relay
 
 from reemploi.server.db import pgpipe
 from reemploi.server.db.fastpath import FastSQL
@@ -58,40 +56,12 @@ def _driver(conn: Connection) -> psycopg.Connection[object]:
     return driver
 
 
-class _Relay:
-    """A TCP relay between the client and PostgreSQL that counts the chunks the client's
-    side delivers: one ``send`` of a few kilobytes on the loopback arrives whole."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.from_client = 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        client, _ = self.listener.accept()
-        server = socket.create_connection(self.target)
-        ends = {client: server, server: client}
-        while True:
-            for sock in select.select(list(ends), [], [])[0]:
-                data = sock.recv(1 << 20)
-                if not data:
-                    client.close()
-                    server.close()
-                    return
-                if sock is client:
-                    self.from_client += 1
-                ends[sock].sendall(data)
-
-
 def test_a_run_of_statements_leaves_in_one_write(postgres_database_url: str) -> None:
     """Twelve statements and a COMMIT reach the server in one write, their answers come
     back together (psycopg's own pipeline writes after every statement)."""
     url = make_url(postgres_database_url)
     assert url.host is not None and url.port is not None
-    relay = _Relay(url.host, url.port)
+    relay = Relay(url.host, url.port)
     engine = create_engine(url.set(port=relay.port), poolclass=NullPool)
     try:
         with engine.connect() as conn:
