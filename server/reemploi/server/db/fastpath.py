@@ -142,9 +142,10 @@ class FastSQL:
             self._execute("COMMIT")
 
     def later(self, sql: str, params: Mapping[str, Any] | None = None) -> Later:
-        """Send a read now and take its rows when needed: inside :meth:`pipelined`,
-        PostgreSQL answers every read sent in the block in the one round trip that ends
-        it (each read has its own cursor). SQLite: the rows are read at once."""
+        """Queue a read and take its rows when needed: inside :meth:`pipelined`,
+        PostgreSQL answers every statement queued in the block in one round trip (the
+        first :meth:`Later.rows`, or the block's end). Elsewhere, or on SQLite, the rows
+        are read at once."""
         if self._pipe is None:
             return Later(self.rows(sql, params))
         self.begin_now()
