@@ -24,7 +24,6 @@ from sqlalchemy import Column, Connection, Table
 from . import pgpipe
 
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (no transaction open)
-_PIPELINE_OFF = 0  # psycopg.pq.PipelineStatus.OFF
 
 # From this many rows, PostgreSQL gets one COPY (inserts) or one statement over arrays
 # (updates) instead of one statement per row. Per row, an INSERT costs the writer
@@ -80,9 +79,6 @@ class FastSQL:
                 yield
             finally:
                 self._pipe = None
-
-    def _in_pipeline(self) -> bool:
-        return bool(self._driver.pgconn.pipeline_status != _PIPELINE_OFF)
 
     def _execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """One statement: queued in the pipeline, else run on the cursor."""
@@ -180,7 +176,7 @@ class FastSQL:
             return
         columns = tuple(rows[0])
         prepared = self.prepared(table, rows)
-        if not self.bulk(len(rows)) or self._in_pipeline():
+        if not self.bulk(len(rows)) or self._pipe is not None:
             self.run_many(_insert_sql(table.name, columns), prepared)
             return
         self.begin_now()

@@ -50,15 +50,12 @@ _IDLE = pq.TransactionStatus.IDLE
 def numbered(sql: str) -> tuple[bytes, tuple[str, ...]]:
     """``:name`` parameters to libpq's ``$1, $2…`` (a name used twice keeps its number):
     the query's bytes and the names in order."""
-    names: list[str] = []
+    numbers: dict[str, int] = {}  # a batch's IN list has thousands: no scan per name
 
     def number(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in names:
-            names.append(name)
-        return f"${names.index(name) + 1}"
+        return f"${numbers.setdefault(match.group(1), len(numbers) + 1)}"
 
-    return NAMED_PARAMETER.sub(number, sql).encode(), tuple(names)
+    return NAMED_PARAMETER.sub(number, sql).encode(), tuple(numbers)
 
 
 class _Statements:
@@ -165,7 +162,7 @@ class Pipeline:
                     with contextlib.suppress(psycopg.Error):
                         self.sync()
         finally:
-            if self._pg.status == pq.ConnStatus.OK and (self._pg.pipeline_status != _PIPELINE_OFF):
+            if self._pg.status == pq.ConnStatus.OK and self._pg.pipeline_status != _PIPELINE_OFF:
                 self._pg.exit_pipeline_mode()
 
     # ------------------------------------------------------------------ sending
