@@ -218,6 +218,15 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         f" {context.get('warmup_seconds', 0):g} s de mise en route au même rythme (lectures"
         " acquittées et comptées, hors latences) / measured after a warm-up at the same pace"
         " (acked and counted, not in the latencies)",
+        *(
+            [
+                f"PostgreSQL : réglages par défaut, journal recyclé avant mesure"
+                f" ({context['postgres_wal_segments_ready']} segments) / defaults, write-ahead"
+                " log recycled before measuring, as in a cluster in service"
+            ]
+            if context.get("postgres_wal_segments_ready")
+            else []
+        ),
         "",
         line(head),
         "|" + "|".join("-" * (w + 2) for w in widths) + "|",

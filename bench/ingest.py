@@ -15,7 +15,9 @@ side and phase by phase in the same run:
   batch): PostgreSQL's own floor on this host, shown beside, not a target;
 * the real system: ``IngestService`` → ledger writer process (``--writer local``: a thread)
   → ``IngestPipeline`` → ledger, SQLite with
-  ``synchronous=FULL`` (and with ``--postgres``, PostgreSQL with its defaults).
+  ``synchronous=FULL`` (and with ``--postgres``, PostgreSQL with its defaults, its
+  write-ahead log segments recycled before measuring as in a cluster in service: see
+  bench/_cluster.py).
 
 Phases: maximum sustained throughput over ``--scans`` scans (first send → last ack), then
 ack latency paced at 500 and 1,000 scans/s, measured from each scan's scheduled send time
@@ -49,6 +51,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # tests/support: the throwaway services
 
 from _ceiling import PostgresStore, RawStore, SqliteStore, forget_session  # noqa: E402
+from _cluster import recycle_wal  # noqa: E402
 from _cpu import CpuMeter, CpuUse, wait_until_quiet  # noqa: E402
 from _fleet import Fleet, RunResult, percentile  # noqa: E402
 from _report import BURST, CEILING, CEILING_POSTGRES, references, render_table, targets  # noqa: E402
@@ -77,7 +80,8 @@ class Measure:
     expected_events: int | None = None
     dead_letters: int = 0
     cpu: CpuUse | None = None  # during the phase's run only
-    stages: dict[str, tuple[float, float, float]] | None = None  # --trace: latency by stage
+    # --trace: latency by stage (p50, p90, p99, mean of the slowest 1 %)
+    stages: dict[str, tuple[float, float, float, float]] | None = None
     problems: list[str] = field(default_factory=list)
 
     def check(self) -> None:
@@ -124,7 +128,7 @@ class Measure:
             "p99_ms": round(percentile(lat, 99), 3),
             "max_ms": round(max(lat), 3) if lat else None,
             "results": dict(self.run.results),
-            "stages_ms_p50_p90_p99": self.stages,
+            "stages_ms_p50_p90_p99_slowest1pct": self.stages,
             "cpu_us_per_scan": (
                 dict(
                     zip(
@@ -375,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
     folder = Path(tempfile.mkdtemp(prefix="reemploi-bench-"))
+    wal_ready = 0
     settings = MosquittoSettings(max_queued_messages=0, max_inflight_messages=0)
     postgres: Postgres | None = None
     measures: list[Measure] = []
@@ -393,6 +398,9 @@ def main(argv: list[str] | None = None) -> int:
                 engines[REAL_POSTGRES] = open_database(postgres.url)
             for engine in engines.values():
                 stage(engine, [p.plan for p in phases])
+            if postgres is not None:
+                wal_ready = recycle_wal(postgres.superuser_conninfo(), postgres.data_dir)
+                print(f"Journal PostgreSQL : {wal_ready} segments prêts (recyclés)", flush=True)
 
             def quiet() -> None:
                 """PostgreSQL's background work (autovacuum after a burst, checkpoints)
@@ -452,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "writer": args.writer,
         "broker": "mosquitto, max_queued_messages 0, max_inflight_messages 0, set_tcp_nodelay",
+        "postgres_wal_segments_ready": wal_ready,
         "machine": f"{platform.machine()}, {_cores()} cœurs, Python {platform.python_version()}",
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
