@@ -121,6 +121,12 @@ def _median_round(rounds: list[Any]) -> Any | None:
     return ordered[(len(ordered) - 1) // 2] if ordered else None
 
 
+def _transport(context: dict[str, Any]) -> str:
+    if context.get("postgres_transport") == "unix socket":
+        return "sa socket Unix (même hôte)"
+    return "TCP sur 127.0.0.1"
+
+
 def _stages(measures: list[Any]) -> list[str]:
     """With --trace: latency by stage of each traced phase (its median round)."""
     out: list[str] = []
@@ -220,9 +226,10 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         " (acked and counted, not in the latencies)",
         *(
             [
-                f"PostgreSQL : réglages par défaut, journal recyclé avant mesure"
-                f" ({context['postgres_wal_segments_ready']} segments) / defaults, write-ahead"
-                " log recycled before measuring, as in a cluster in service"
+                f"PostgreSQL : réglages par défaut, joint par {_transport(context)}, journal"
+                f" recyclé avant mesure ({context['postgres_wal_segments_ready']} segments) /"
+                " defaults, write-ahead log recycled before measuring, as in a cluster in"
+                " service"
             ]
             if context.get("postgres_wal_segments_ready")
             else []

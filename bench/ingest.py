@@ -210,8 +210,10 @@ def run_ceiling(
     drive: Driver,
     first_seq: int,
     postgres: Postgres | None = None,
+    conninfo: str | None = None,
 ) -> Measure:
-    """The raw ceiling on SQLite, or on ``postgres`` (a table per phase) when given."""
+    """The raw ceiling on SQLite, or on ``postgres`` (a table per phase) when given,
+    reached through ``conninfo`` (default: TCP)."""
     store: RawStore
     if postgres is None:
         name, tag = CEILING, "c"
@@ -220,8 +222,9 @@ def run_ceiling(
     else:
         name, tag = CEILING_POSTGRES, "q"
         table = "raw_" + phase.plan.name.replace("-", "_")
-        store = PostgresStore(postgres.conninfo, table)
-        where = ["--conninfo", postgres.conninfo, "--table", table]
+        conninfo = conninfo or postgres.conninfo
+        store = PostgresStore(conninfo, table)
+        where = ["--conninfo", conninfo, "--table", table]
     client_id = f"bench-{name}"
     system = SystemProcess(["ceiling", *_broker_args(address, client_id), *where])
     try:
@@ -309,6 +312,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--first-share", type=float, default=0.5, help="share of first taps (custody events)"
     )
     parser.add_argument("--postgres", action="store_true", help="also PostgreSQL (defaults)")
+    parser.add_argument(
+        "--postgres-socket",
+        action="store_true",
+        help="PostgreSQL reached over its Unix socket (one host) instead of TCP on 127.0.0.1",
+    )
     parser.add_argument("--quick", action="store_true", help="small numbers (smoke test)")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument(
@@ -330,6 +338,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--trace", action="store_true", help="paced phases: latency by stage (real systems)"
     )
     args = parser.parse_args(argv)
+    if args.postgres_socket and not args.postgres:
+        parser.error("--postgres-socket va avec --postgres")
     if args.quick:
         args.scans = min(args.scans, 1000)
         args.paced_seconds = min(args.paced_seconds, 1.0)
@@ -380,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     folder = Path(tempfile.mkdtemp(prefix="reemploi-bench-"))
     wal_ready = 0
+    ceiling_conninfo: str | None = None
     settings = MosquittoSettings(max_queued_messages=0, max_inflight_messages=0)
     postgres: Postgres | None = None
     measures: list[Measure] = []
@@ -395,7 +406,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.postgres:
                 postgres = Postgres()
                 postgres.start()
-                engines[REAL_POSTGRES] = open_database(postgres.url)
+                socket = args.postgres_socket
+                engines[REAL_POSTGRES] = open_database(
+                    postgres.socket_url if socket else postgres.url
+                )
+                ceiling_conninfo = postgres.socket_conninfo if socket else postgres.conninfo
             for engine in engines.values():
                 stage(engine, [p.plan for p in phases])
             if postgres is not None:
@@ -421,7 +436,16 @@ def main(argv: list[str] | None = None) -> int:
                 if postgres is not None:
                     quiet()
                     measures.append(
-                        run_ceiling(address, broker.pid, folder, phase, drive, first_seq, postgres)
+                        run_ceiling(
+                            address,
+                            broker.pid,
+                            folder,
+                            phase,
+                            drive,
+                            first_seq,
+                            postgres,
+                            ceiling_conninfo,
+                        )
                     )
                 for system, engine in engines.items():
                     quiet()
@@ -461,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
         "writer": args.writer,
         "broker": "mosquitto, max_queued_messages 0, max_inflight_messages 0, set_tcp_nodelay",
         "postgres_wal_segments_ready": wal_ready,
+        "postgres_transport": (
+            ("unix socket" if args.postgres_socket else "tcp 127.0.0.1") if args.postgres else None
+        ),
         "machine": f"{platform.machine()}, {_cores()} cœurs, Python {platform.python_version()}",
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
     }

@@ -113,11 +113,16 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_quick_bench_on_postgres_shows_postgres_own_ceiling(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["tcp 127.0.0.1", "unix socket"])
+def test_quick_bench_on_postgres_shows_postgres_own_ceiling(tmp_path: Path, transport: str) -> None:
     """With --postgres, the raw ceiling runs on PostgreSQL too: every scan stored once in
     its own table per phase, shown in the table and reported as a reference beside the
-    targets — never as a system the targets are checked on."""
-    table, report = run_quick_bench(tmp_path, "--postgres", "--rates", "1000")
+    targets — never as a system the targets are checked on. Over TCP (default) or, with
+    --postgres-socket, the cluster's Unix socket for both PostgreSQL systems."""
+    socket = ["--postgres-socket"] if transport == "unix socket" else []
+    table, report = run_quick_bench(tmp_path, "--postgres", "--rates", "1000", *socket)
+    assert report["context"]["postgres_transport"] == transport
+    assert ("sa socket Unix" in table) == bool(socket)
     assert "plafond brut PostgreSQL / raw ceiling (paho + PostgreSQL)" in table
     assert "repère / reference — ceiling-postgres: p99 à 1000/s" in table
     # the cluster's write-ahead log recycled before measuring (bench/_cluster.py)

@@ -195,6 +195,27 @@ def test_postgres_url_works_with_sqlalchemy_and_psycopg(postgres: Postgres) -> N
     assert user == ("reemploi",)
 
 
+def test_postgres_socket_urls_reach_the_same_database_without_tcp(postgres: Postgres) -> None:
+    """``socket_url`` / ``socket_conninfo``: the cluster's Unix socket (the bench's
+    ``--postgres-socket``), not 127.0.0.1."""
+    with psycopg.connect(postgres.conninfo, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS via_socket (tag text)")
+        conn.execute("INSERT INTO via_socket VALUES ('04A1B2C3')")
+        assert conn.execute("SELECT host(inet_server_addr())").fetchone() == ("127.0.0.1",)
+    with psycopg.connect(postgres.socket_conninfo) as conn:
+        assert conn.execute("SELECT inet_server_addr()").fetchone() == (None,)  # no TCP
+        assert conn.execute("SELECT current_user").fetchone() == ("reemploi",)
+        assert conn.execute("SELECT tag FROM via_socket").fetchall() == [("04A1B2C3",)]
+    engine = sqlalchemy.create_engine(postgres.socket_url)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(sqlalchemy.text("SELECT tag FROM via_socket")).scalars().all()
+            addr = conn.execute(sqlalchemy.text("SELECT inet_server_addr()")).scalar()
+        assert (found, addr) == (["04A1B2C3"], None)
+    finally:
+        engine.dispose()
+
+
 def test_postgres_checks_passwords(postgres: Postgres) -> None:
     wrong = postgres.conninfo.replace(postgres.password, "not-the-password")
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):

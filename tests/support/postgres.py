@@ -109,6 +109,23 @@ class Postgres(ManagedService):
         """libpq URI of the application database (for ``psycopg.connect``)."""
         return self._uri("postgresql", self.user, self.password, self.database)
 
+    @property
+    def socket_url(self) -> str:
+        """SQLAlchemy URL of the application database over the cluster's Unix socket (as
+        a server on the database's own host would connect; the socket's folder is
+        private, and the cluster trusts local connections: see ``_initdb``)."""
+        return self._socket_uri("postgresql+psycopg", self.database)
+
+    @property
+    def socket_conninfo(self) -> str:
+        """libpq URI of the application database over the cluster's Unix socket."""
+        return self._socket_uri("postgresql", self.database)
+
+    def _socket_uri(self, scheme: str, database: str) -> str:
+        user, password = quote(self.user, safe=""), quote(self.password, safe="")
+        folder, name = quote(str(self.socket_dir), safe=""), quote(database, safe="")
+        return f"{scheme}://{user}:{password}@/{name}?host={folder}&port={self.port}"
+
     def url_for(self, database: str) -> str:
         return self._uri("postgresql+psycopg", self.user, self.password, database)
 
