@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, insert, inspect, select, text
+from sqlalchemy import Connection, Engine, insert, inspect, select, text
 
 from reemploi.server.db import market_tables  # noqa: F401  (its tables join the metadata)
 from reemploi.server.db.engine import alembic_config, make_engine, migrate
@@ -45,43 +45,40 @@ def _unique_sets(engine_url: str) -> list[list[str]]:
         engine.dispose()
 
 
+def _sightings_of_one_reader(engine: Engine, count: int) -> None:
+    """One organisation, site and reader, and ``count`` sightings of distinct tags by it
+    (key = the sequence number in hexadecimal)."""
+    with engine.begin() as conn:
+        add_organisation(conn, Organisation("org", "0614141000005", "Org", "collectivite"))
+        add_site(
+            conn,
+            Site("site", "0614141000012", "Site", "collection_point", "org", "G", 45.2, 5.7),
+        )
+        add_device(conn, Device("reader-1", "site", "reader", None, False))
+        conn.execute(
+            insert(sightings),
+            [
+                {
+                    "key": f"{seq:032x}",
+                    "device_id": "reader-1",
+                    "seq": seq,
+                    "site_id": "site",
+                    "kind": "uid",
+                    "data": f"04a1b2c3d4{seq:04x}",
+                    "received_at": datetime(2026, 11, 29, tzinfo=UTC),
+                    "result": "accepted",
+                }
+                for seq in range(count)
+            ],
+        )
+
+
 def test_sightings_key_index_dropped_and_restored_with_the_data(database_url: str) -> None:
     engine = make_engine(database_url)
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     try:
         migrate(engine)
-        with engine.begin() as conn:
-            add_organisation(conn, Organisation("org", "0614141000005", "Org", "collectivite"))
-            add_site(
-                conn,
-                Site(
-                    "site",
-                    "0614141000012",
-                    "Site",
-                    "collection_point",
-                    "org",
-                    "Grenoble",
-                    45.2,
-                    5.7,
-                ),
-            )
-            add_device(conn, Device("reader-1", "site", "reader", None, False))
-            conn.execute(
-                insert(sightings),
-                [
-                    {
-                        "key": f"{seq:032x}",
-                        "device_id": "reader-1",
-                        "seq": seq,
-                        "site_id": "site",
-                        "kind": "uid",
-                        "data": "04a1b2c3d4e5f6",
-                        "received_at": datetime(2026, 11, 29, tzinfo=UTC),
-                        "result": "accepted",
-                    }
-                    for seq in range(3)
-                ],
-            )
+        _sightings_of_one_reader(engine, 3)
         assert _unique_sets(database_url) == [["device_id", "seq"]]
         with engine.begin() as conn:
             config.attributes["connection"] = conn
@@ -130,29 +127,7 @@ def test_opaque_ledger_columns_get_no_statistics_on_postgresql(
         }
         assert (seen["key"], seen["data"]) == (0, 0)
         assert events["asset_id"] == events["step"] == seen["device_id"] == -1  # the default
-        with engine.begin() as conn:
-            add_organisation(conn, Organisation("org", "0614141000005", "Org", "collectivite"))
-            add_site(
-                conn,
-                Site("site", "0614141000012", "Site", "collection_point", "org", "G", 45.2, 5.7),
-            )
-            add_device(conn, Device("reader-1", "site", "reader", None, False))
-            conn.execute(
-                insert(sightings),
-                [
-                    {
-                        "key": f"{seq:032x}",
-                        "device_id": "reader-1",
-                        "seq": seq,
-                        "site_id": "site",
-                        "kind": "uid",
-                        "data": f"04a1b2c3d4{seq:04x}",
-                        "received_at": datetime(2026, 11, 30, tzinfo=UTC),
-                        "result": "accepted",
-                    }
-                    for seq in range(50)
-                ],
-            )
+        _sightings_of_one_reader(engine, 50)
         with engine.connect() as conn:
             conn.execute(text("ANALYZE sightings"))
             analysed = set(
