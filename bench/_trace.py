@@ -44,6 +44,8 @@ class SutTracer:
         self.service = service
         # key → [received, batch started, committed, published, scans in its batch]
         self.stamps: dict[str, list[float]] = {}
+        self._keys: dict[bytes, str] = {}  # payload → its key, read once on receipt
+        self._acked: tuple[BatchResult | None, list[str]] = (None, [])  # last collected
         self._receive: Any = service.client.on_message
         service.client.on_message = self._on_message
         self._submit = service.writer.submit
@@ -53,16 +55,18 @@ class SutTracer:
         service.on_batch = self._on_batch
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        key = _key_of(bytes(msg.payload))
+        payload = bytes(msg.payload)
+        key = _key_of(payload)
         if key is not None:
+            self._keys[payload] = key
             self.stamps[key] = [time.perf_counter(), 0.0, 0.0, 0.0, 0.0]
         self._receive(client, userdata, msg)
 
     def _submitted(self, batch: Any) -> None:
         now = time.perf_counter()
         for _topic, payload, _received in batch:
-            key = _key_of(payload)
-            if key in self.stamps:
+            key = self._keys.get(payload)
+            if key is not None:
                 self.stamps[key][1] = now
                 self.stamps[key][4] = len(batch)
         self._submit(batch)
@@ -70,14 +74,17 @@ class SutTracer:
     def _collected(self) -> BatchResult:
         result = self._collect()
         now = time.perf_counter()
-        for key in _ack_keys(result):
+        keys = _ack_keys(result)
+        self._acked = (result, keys)
+        for key in keys:
             if key in self.stamps:
                 self.stamps[key][2] = now
         return result
 
     def _on_batch(self, result: BatchResult) -> None:
         now = time.perf_counter()
-        for key in _ack_keys(result):
+        collected, keys = self._acked
+        for key in keys if result is collected else _ack_keys(result):
             if key in self.stamps:
                 self.stamps[key][3] = now
 
