@@ -64,6 +64,20 @@ def read_head(fast: FastSQL) -> Later:
     return fast.later("SELECT count, last_hash FROM ledger_head WHERE id = 1" + lock)
 
 
+@dataclass(frozen=True)
+class Head:
+    """The chain's head: how many events it holds, and the last one's entry hash."""
+
+    count: int
+    last_hash: str
+
+
+@dataclass(frozen=True)
+class Appended:
+    positions: list[int]
+    head: Head  # the chain's head once they are in
+
+
 def append(
     target: Connection | FastSQL, events: Sequence[NewEvent], head_read: Later | None = None
 ) -> list[int]:
@@ -74,8 +88,15 @@ def append(
     the head, already asked for by :func:`read_head` in this transaction (else it is
     read here).
     """
+    return extend(target, events, head_read).positions if events else []
+
+
+def extend(
+    target: Connection | FastSQL, events: Sequence[NewEvent], head_read: Later | None = None
+) -> Appended:
+    """:func:`append`, also telling the chain's new head (``events`` must not be empty)."""
     if not events:
-        return []
+        raise ValueError("extend: no events")
     fast = target if isinstance(target, FastSQL) else FastSQL(target)
     head = (head_read or read_head(fast)).rows()
     if not head:
@@ -119,7 +140,7 @@ def append(
         "UPDATE ledger_head SET count = :count, last_hash = :last WHERE id = 1",
         {"count": count, "last": prev},
     )
-    return positions
+    return Appended(positions, Head(count, prev))
 
 
 def _iso(when: datetime) -> str:

@@ -9,6 +9,7 @@ transaction. Acks are returned to the caller, who publishes them only after the 
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,8 +38,11 @@ from .counters import bump
 from .device_messages import DeviceMessages
 from .event_ids import EVENT_IDS
 from .lots import lot_movement, split_topic
+from .memory import KnownAsset, WriterMemory, assets_guard, head_guard, is_stale
 from .resolve import Resolution, TagResolver, canonical_giai
 from .rules import event_time, tap_step
+
+log = logging.getLogger("reemploi.ingest")
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ class IngestOptions:
     clock_tolerance_s: int = 300
     clock_max_age_s: int = 7 * 24 * 3600
     sun_keys: SunKeys | None = None  # anti-clone tags refused when not configured
+    # PostgreSQL: how many assets the writer remembers to skip a batch's reads (see
+    # ingest/memory.py); 0: every batch reads.
+    remembered_assets: int = 10_000
 
 
 def _guess_ack_fields(payload: bytes) -> tuple[int, str]:
@@ -115,6 +122,8 @@ class IngestPipeline:
         self.registry = registry
         self.options = options
         self.resolver = TagResolver(options.sun_keys)
+        remember = engine.dialect.name == "postgresql" and options.remembered_assets > 0
+        self.memory = WriterMemory(options.remembered_assets) if remember else None
 
     # ------------------------------------------------------------------ entry point
 
@@ -124,9 +133,25 @@ class IngestPipeline:
         if conn is None:
             with self.engine.connect() as fresh:
                 return self.process(batch, fresh)
-        result = _Batch(self, batch)
-        with conn.begin(), result.fast(conn).transaction():
-            result.run(conn)
+        memory = self.memory
+        result = _Batch(self, batch, memory)
+        try:
+            with conn.begin(), result.fast(conn).transaction():
+                result.run(conn)
+        except Exception as exc:
+            if memory is None:
+                raise
+            memory.forget()
+            if not (result.remembered and is_stale(exc)):
+                raise
+            # what the batch took from memory was stale: done again, reads first
+            memory.stale += 1
+            log.info("ingest batch done again with its reads: %s", str(exc).strip()[:200])
+            result = _Batch(self, batch, None)
+            with conn.begin(), result.fast(conn).transaction():
+                result.run(conn)
+        if memory is not None:
+            memory.remember(result.known_assets(), result.new_head)
         return result.out
 
     def rehearse(self, conn: Connection, devices_max: int = 16) -> int:
@@ -171,8 +196,18 @@ class IngestPipeline:
 class _Batch(DeviceMessages):
     """The work of one transaction; private to :class:`IngestPipeline`."""
 
-    def __init__(self, pipeline: IngestPipeline, batch: Sequence[Incoming]) -> None:
+    def __init__(
+        self,
+        pipeline: IngestPipeline,
+        batch: Sequence[Incoming],
+        memory: WriterMemory | None = None,
+    ) -> None:
         self.p = pipeline
+        self.memory = memory  # None: every read is done
+        self.remembered = False  # the batch's reads were skipped: its writes check
+        self.guarded: list[KnownAsset] = []  # the remembered assets it relies on
+        self.recalled_head: ledger.Head | None = None  # the remembered head it relies on
+        self.new_head: ledger.Head | None = None  # the chain's head once committed
         self.batch = batch
         self.out = BatchResult()
         self.refs = pipeline.registry.view()  # devices, sites, organisations of this batch
@@ -299,24 +334,28 @@ class _Batch(DeviceMessages):
             ranges.append(f"(device_id = :d{i} AND seq BETWEEN :lo{i} AND :hi{i})")
             params.update({f"d{i}": device, f"lo{i}": low, f"hi{i}": high})
         fast = self.fast(conn)
-        # The batch's reads in one pipeline (PostgreSQL: the transaction's BEGIN, these
-        # three reads and their answers in one round trip instead of four): the chain's
-        # head, locked, that the events will need; sightings already stored; the assets
-        # behind the links.
-        with fast.pipelined():
-            self.head = ledger.read_head(fast)  # first: the reads below see the last writer's rows
-            seen = fast.later(
-                "SELECT key, device_id, seq, result, reason FROM sightings "
-                f"WHERE {' OR '.join(ranges)}",
-                params,
-            )
-            linked = self.ask_assets(fast, [scan for _, _, scan in scans])
-        for key, device, seq, result, reason in seen.rows():
-            pair = (device, int(seq))
-            if pair in pairs:
-                stored[pair] = (key, result, reason)
-        if linked is not None:
-            self.take_assets(linked)
+        if not self.recall([scan for _, _, scan in scans]):
+            # The batch's reads in one pipeline (PostgreSQL: the transaction's BEGIN,
+            # these three reads and their answers in one round trip instead of four): the
+            # chain's head, locked, that the events will need; sightings already stored;
+            # the assets behind the links.
+            with fast.pipelined():
+                self.head = ledger.read_head(
+                    fast
+                )  # first: the reads below see the last writer's rows
+                seen = fast.later(
+                    "SELECT key, device_id, seq, result, reason FROM sightings "
+                    f"WHERE {' OR '.join(ranges)}",
+                    params,
+                )
+                linked = self.ask_assets(fast, [scan for _, _, scan in scans])
+            for key, device, seq, result, reason in seen.rows():
+                pair = (device, int(seq))
+                if pair in pairs:
+                    stored[pair] = (key, result, reason)
+            if linked is not None:
+                self.take_assets(linked)
+        # else: no sighting is known to be stored; one that is makes the insert fail
         for msg, site, scan in scans:
             previous = stored.get((scan.device, scan.seq))
             if previous is not None and previous[0] == scan.key:
@@ -342,15 +381,57 @@ class _Batch(DeviceMessages):
             stored[(scan.device, scan.seq)] = (scan.key, result, reason)
             self.ack(site, scan.device, wire.Ack(scan.seq, scan.key, result, reason))
 
+    def link_epcs(self, scans: list[wire.Scan]) -> set[str]:
+        """The EPCs behind the batch's Digital Links (NDEF, QR)."""
+        for scan in scans:
+            if scan.kind in _LINK_KINDS and scan.data not in self.epc_of_data:
+                self.epc_of_data[scan.data] = canonical_giai(scan.data)
+        return {epc for epc in self.epc_of_data.values() if epc is not None}
+
+    def recall(self, scans: list[wire.Scan]) -> bool:
+        """Take the chain's head and the assets behind ``scans`` from the writer's memory
+        instead of reading them (see ingest/memory.py): only when every scan is a
+        Digital Link to a remembered asset (other tags are resolved by reads)."""
+        memory = self.memory
+        if memory is None or memory.head is None:
+            return False
+        if any(scan.kind not in _LINK_KINDS for scan in scans):
+            return False
+        epcs = self.link_epcs(scans)
+        if not memory.knows_all(epcs):
+            return False
+        for epc in sorted(epcs):
+            known = memory.asset(epc)
+            assert known is not None
+            self.asset_by_epc[epc] = known.id
+            self.asset_views[known.id] = _AssetView(
+                known.id,
+                known.epc,
+                known.category,
+                AssetState(known.state),
+                known.holder_org,
+                known.holder_site,
+            )
+            self.guarded.append(known)
+        self.recalled_head = memory.head
+        self.head = Later([(memory.head.count, memory.head.last_hash)])
+        self.remembered = True
+        memory.batches += 1
+        return True
+
+    def known_assets(self) -> list[KnownAsset]:
+        """The assets this batch read or wrote, as committed (once it is)."""
+        return [
+            KnownAsset(v.id, v.epc, v.category, v.state.value, v.holder_org, v.holder_site)
+            for v in self.asset_views.values()
+        ]
+
     def ask_assets(self, fast: FastSQL, scans: list[wire.Scan]) -> Later | None:
         """Send one read for the assets behind the batch's Digital Links (NDEF, QR)
         instead of two per scan (None when there are none); the batch writes assets only
         at the end, so the views :meth:`take_assets` builds from it are the ones
         :meth:`asset_view` would have read."""
-        for scan in scans:
-            if scan.kind in _LINK_KINDS and scan.data not in self.epc_of_data:
-                self.epc_of_data[scan.data] = canonical_giai(scan.data)
-        epcs = {epc for epc in self.epc_of_data.values() if epc is not None}
+        epcs = self.link_epcs(scans)
         if not epcs:
             return None
         epc_list, epc_params = in_list("e", epcs)
@@ -546,7 +627,18 @@ class _Batch(DeviceMessages):
         # run in a pipeline: only its last statements and the COMMIT share one.
         bulk = fast.bulk(len(self.sighting_rows))
         with fast.pipelined(enabled=not bulk):
-            positions = ledger.append(fast, self.events, self.head)
+            if self.remembered:  # the checks first (assets, then the head: the web's order)
+                if self.guarded:
+                    fast.run(*assets_guard(self.guarded, lock=bool(self.touched)))
+                if self.events and self.recalled_head is not None:
+                    fast.run(*head_guard(self.recalled_head))
+            positions: list[int] = []
+            if self.events:
+                appended = ledger.extend(fast, self.events, self.head)
+                positions, self.new_head = appended.positions, appended.head
+            elif self.head is not None:
+                head = self.head.rows()  # answered already (or remembered)
+                self.new_head = ledger.Head(int(head[0][0]), str(head[0][1])) if head else None
             for index, position in zip(self.event_sighting, positions, strict=True):
                 if index >= 0:
                     self.sighting_rows[index]["event_position"] = position

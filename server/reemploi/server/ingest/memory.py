@@ -1,0 +1,145 @@
+"""What the ledger writer remembers of its last commits, to skip a batch's reads.
+
+On PostgreSQL a batch costs two round trips: its reads (the chain's head, the sightings
+already stored under the batch's sequence numbers, the assets behind its links), then its
+writes and ``COMMIT``. A tap often concerns an asset the same writer has just written —
+a double tap, a check at the counter, the next step at a workshop a few days later. For
+such a batch the writer takes the assets and the chain's head from what it committed
+last, and skips the reads: one round trip instead of two.
+
+What is remembered is only a hint, checked by the database inside the batch's own
+transaction, in the same round trip as its writes:
+
+- the assets, by :func:`assets_guard`: every remembered asset the batch relies on must
+  still be as remembered (state, holder, category), locked when the batch moves one;
+- the chain's head, by :func:`head_guard` when the batch appends events: still the one
+  remembered, locked like :func:`reemploi.server.ledger.read_head` locks it;
+- the sightings, by the unique ``(device_id, seq)`` constraint: a sequence number already
+  stored (a duplicate, a replay) makes the sightings' insert fail.
+
+A failed check fails the statement (a division by zero or a unique violation, see
+:func:`is_stale`): the transaction rolls back, nothing is kept, the memory is forgotten
+and the batch is done again with its reads. Another writer (the web application
+recording a sale, the writer of the other half of a :class:`~.writer.HybridWriter`)
+therefore never makes this writer wrong, only slower once.
+
+PostgreSQL only: SQLite's reads are calls in the same process, with no round trip to save.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..ledger import Head
+
+# The SQLSTATEs of a failed check: division_by_zero (a guard), unique_violation (a
+# sequence number already stored).
+_STALE_STATES = frozenset({"22012", "23505"})
+
+
+@dataclass(frozen=True)
+class KnownAsset:
+    """An asset as the writer last committed or read it."""
+
+    id: int
+    epc: str
+    category: str
+    state: str
+    holder_org: str
+    holder_site: str
+
+
+class WriterMemory:
+    """The assets (the last ``assets_max`` used, by EPC) and the chain's head as of the
+    writer's last commit. One per writer connection's pipeline; not thread-safe (a
+    writer writes one batch at a time)."""
+
+    def __init__(self, assets_max: int = 10_000) -> None:
+        if assets_max < 1:
+            raise ValueError("assets_max must be at least 1")
+        self.assets_max = assets_max
+        self._assets: OrderedDict[str, KnownAsset] = OrderedDict()
+        self.head: Head | None = None
+        self.batches = 0  # batches written without their reads
+        self.stale = 0  # ... of which found stale by the database and done again
+
+    def __len__(self) -> int:
+        return len(self._assets)
+
+    def asset(self, epc: str) -> KnownAsset | None:
+        known = self._assets.get(epc)
+        if known is not None:
+            self._assets.move_to_end(epc)
+        return known
+
+    def knows_all(self, epcs: Iterable[str]) -> bool:
+        return all(epc in self._assets for epc in epcs)
+
+    def remember(self, assets: Iterable[KnownAsset], head: Head | None) -> None:
+        """After a commit: the assets it read or wrote, as committed, and the chain's
+        head when the batch read or moved it (None: unchanged)."""
+        known = self._assets
+        for asset in assets:
+            known[asset.epc] = asset
+            known.move_to_end(asset.epc)
+        while len(known) > self.assets_max:
+            known.popitem(last=False)
+        if head is not None:  # a batch without scans or events leaves it as it was
+            self.head = head
+
+    def forget(self) -> None:
+        """After any failure: a batch rolled back, or a commit whose outcome is unknown."""
+        self._assets.clear()
+        self.head = None
+
+
+def is_stale(error: BaseException) -> bool:
+    """The error one of the checks raises when the memory no longer matches the database."""
+    return getattr(error, "sqlstate", None) in _STALE_STATES
+
+
+def assets_guard(known: Sequence[KnownAsset], lock: bool) -> tuple[str, dict[str, Any]]:
+    """A statement failing (division by zero) unless every one of ``known`` (distinct
+    ids) is still as remembered; with ``lock``, their rows stay locked until the
+    transaction ends (the batch moves some of them: nobody else may in between). An
+    ``OR`` of primary-key probes: a few index lookups, whatever the table's size."""
+    if not known:
+        raise ValueError("assets_guard: nothing to check")
+    probes: list[str] = []
+    params: dict[str, Any] = {"n": len(known)}
+    for i, asset in enumerate(known):
+        probes.append(
+            f"(id = :i{i} AND epc = :e{i} AND category = :c{i} AND state = :s{i}"
+            f" AND holder_org_id = :o{i} AND holder_site_id = :h{i})"
+        )
+        params.update(
+            {
+                f"i{i}": asset.id,
+                f"e{i}": asset.epc,
+                f"c{i}": asset.category,
+                f"s{i}": asset.state,
+                f"o{i}": asset.holder_org,
+                f"h{i}": asset.holder_site,
+            }
+        )
+    where = " OR ".join(probes)
+    if not lock:
+        return f"SELECT 1 / (count(*) = :n)::int FROM assets WHERE {where}", params
+    sql = (
+        f"WITH unchanged AS (SELECT id FROM assets WHERE {where} FOR UPDATE) "
+        "SELECT 1 / (count(*) = :n)::int FROM unchanged"
+    )
+    return sql, params
+
+
+def head_guard(head: Head) -> tuple[str, dict[str, Any]]:
+    """A statement failing (division by zero) unless the chain's head is still ``head``
+    (a missing head fails too), locking it until the transaction ends."""
+    return (
+        "WITH head AS (SELECT 1 FROM ledger_head WHERE id = 1 AND count = :count"
+        " AND last_hash = :last FOR UPDATE) SELECT 1 / count(*)::int FROM head",
+        {"count": head.count, "last": head.last_hash},
+    )
