@@ -187,6 +187,32 @@ def test_settings_choose_the_ledger_writer(
         state.engine.dispose()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("remembered", [None, 0, 50])
+def test_settings_size_the_ledger_writers_memory_on_postgresql(
+    postgres_database_url: str, remembered: int | None
+) -> None:
+    """``REEMPLOI_INGEST_REMEMBERED_ASSETS`` reaches both writers of the hybrid (this
+    process's pipeline and the writer process's options); 0 turns the memory off."""
+    extra = {} if remembered is None else {"ingest_remembered_assets": remembered}
+    state = build_state(
+        ServerSettings(database_url=postgres_database_url, **extra),  # type: ignore[arg-type]
+        timeseries=TimeSeriesSettings(),
+    )
+    try:
+        writer = state.ingest.writer if state.ingest is not None else None
+        assert isinstance(writer, HybridWriter)
+        memory = writer.local.pipeline.memory
+        expected = 10_000 if remembered is None else remembered
+        assert writer.remote.spec.options.remembered_assets == expected
+        if expected:
+            assert memory is not None and memory.assets_max == expected
+        else:
+            assert memory is None
+    finally:
+        state.engine.dispose()
+
+
 def test_a_frozen_writer_process_is_replaced_and_its_batch_written_once(
     world: World,
     mosquitto,  # type: ignore[no-untyped-def]

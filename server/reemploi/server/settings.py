@@ -38,6 +38,12 @@ class ServerSettings(BaseSettings):
     ingest_local_max: int = Field(
         default=8, ge=0, description="hybrid: largest batch written in this process"
     )
+    ingest_remembered_assets: int = Field(
+        default=10_000,
+        ge=0,
+        description="PostgreSQL: assets each ledger writer remembers, so that a batch tapping"
+        " only those skips its reads (checked by the database as it writes); 0: always read",
+    )
     sun_meta_read_key: SecretStr | None = Field(
         default=None, description="NTAG 424 DNA SDMMetaReadKey, 32 hex characters"
     )

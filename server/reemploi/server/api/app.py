@@ -51,7 +51,10 @@ def build_state(
         state.flows = FlowRecorder(engine, state.timeseries).start()
     if with_ingest:
         options = IngestOptions(
-            settings.clock_tolerance_s, settings.clock_max_age_s, settings.sun_keys()
+            settings.clock_tolerance_s,
+            settings.clock_max_age_s,
+            settings.sun_keys(),
+            settings.ingest_remembered_assets,
         )
         writer = make_writer(
             settings.ingest_writer,
