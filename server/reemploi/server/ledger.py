@@ -55,6 +55,14 @@ class NewEvent:
     shape: EventShape | None = None
 
 
+def lock_head(conn: Connection) -> None:
+    """Lock the chain's head now, until the transaction ends, before touching any asset.
+    Every writer takes its locks in this order — the head, then the assets — so that two
+    writers never wait for each other in a circle (PostgreSQL would end one of them as a
+    deadlock, after a second's wait). SQLite has one writer at a time: no lock to take."""
+    conn.execute(select(ledger_head.c.id).where(ledger_head.c.id == 1).with_for_update())
+
+
 def read_head(fast: FastSQL) -> Later:
     """Send the read of the chain's head, locked until the transaction ends (``FOR
     UPDATE`` on PostgreSQL; SQLite's transaction holds the lock) so that concurrent

@@ -10,10 +10,11 @@ last, and skips the reads: one round trip instead of two.
 What is remembered is only a hint, checked by the database inside the batch's own
 transaction, in the same round trip as its writes:
 
-- the assets, by :func:`assets_guard`: every remembered asset the batch relies on must
-  still be as remembered (state, holder, category), locked when the batch moves one;
 - the chain's head, by :func:`head_guard` when the batch appends events: still the one
   remembered, locked like :func:`reemploi.server.ledger.read_head` locks it;
+- the assets, by :func:`assets_guard`: every remembered asset the batch relies on must
+  still be as remembered (state, holder, category), locked when the batch moves one —
+  after the head, the order every writer follows (:func:`reemploi.server.ledger.lock_head`);
 - the sightings, by the unique ``(device_id, seq)`` constraint: a sequence number already
   stored (a duplicate, a replay) makes the sightings' insert fail.
 

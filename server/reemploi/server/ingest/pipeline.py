@@ -627,11 +627,11 @@ class _Batch(DeviceMessages):
         # run in a pipeline: only its last statements and the COMMIT share one.
         bulk = fast.bulk(len(self.sighting_rows))
         with fast.pipelined(enabled=not bulk):
-            if self.remembered:  # the checks first (assets, then the head: the web's order)
-                if self.guarded:
-                    fast.run(*assets_guard(self.guarded, lock=bool(self.touched)))
+            if self.remembered:  # the checks first; the head, then the assets (ledger.lock_head)
                 if self.events and self.recalled_head is not None:
                     fast.run(*head_guard(self.recalled_head))
+                if self.guarded:
+                    fast.run(*assets_guard(self.guarded, lock=bool(self.touched)))
             positions: list[int] = []
             if self.events:
                 appended = ledger.extend(fast, self.events, self.head)

@@ -60,6 +60,7 @@ def apply_step(
     transaction rolls back.
     """
     when = when or datetime.now(UTC)
+    ledger.lock_head(conn)  # the head first, then the assets: every writer's order
     rows = conn.execute(
         select(
             assets.c.id,
