@@ -393,17 +393,20 @@ class _Batch(DeviceMessages):
         instead of reading them (see ingest/memory.py): only when every scan is a
         Digital Link to a remembered asset (other tags are resolved by reads)."""
         memory = self.memory
-        if memory is None or memory.head is None:
+        head = memory.head if memory is not None else None
+        if memory is None or head is None:
             return False
         if any(scan.kind not in _LINK_KINDS for scan in scans):
             return False
         epcs = self.link_epcs(scans)
         if not memory.knows_all(epcs):
             return False
-        for epc in sorted(epcs):
-            known = memory.asset(epc)
-            assert known is not None
-            self.asset_by_epc[epc] = known.id
+        found = [memory.asset(epc) for epc in sorted(epcs)]
+        knowns = [known for known in found if known is not None]
+        if len(knowns) != len(found):
+            return False
+        for known in knowns:
+            self.asset_by_epc[known.epc] = known.id
             self.asset_views[known.id] = _AssetView(
                 known.id,
                 known.epc,
@@ -413,8 +416,8 @@ class _Batch(DeviceMessages):
                 known.holder_site,
             )
             self.guarded.append(known)
-        self.recalled_head = memory.head
-        self.head = Later([(memory.head.count, memory.head.last_hash)])
+        self.recalled_head = head
+        self.head = Later([(head.count, head.last_hash)])
         self.remembered = True
         memory.batches += 1
         return True

@@ -84,10 +84,12 @@ class MarketState:
         """The ingest pipeline (the same class and rules as the MQTT ingest)."""
         if self._pipeline is None:
             s = self.app_state.settings
+            # remembered_assets=0: requests run on several threads, and a phone's tap is
+            # rare enough to read what it needs (the writer's memory is one writer's)
             self._pipeline = IngestPipeline(
                 self.engine,
                 self.app_state.registry,
-                IngestOptions(s.clock_tolerance_s, s.clock_max_age_s),
+                IngestOptions(s.clock_tolerance_s, s.clock_max_age_s, remembered_assets=0),
             )
         return self._pipeline
 
