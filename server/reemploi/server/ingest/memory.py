@@ -76,9 +76,6 @@ class WriterMemory:
             self._assets.move_to_end(epc)
         return known
 
-    def knows_all(self, epcs: Iterable[str]) -> bool:
-        return all(epc in self._assets for epc in epcs)
-
     def remember(self, assets: Iterable[KnownAsset], head: Head | None) -> None:
         """After a commit: the assets it read or wrote, as committed, and the chain's
         head when the batch read or moved it (None: unchanged)."""

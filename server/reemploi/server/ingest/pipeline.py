@@ -338,11 +338,10 @@ class _Batch(DeviceMessages):
             # The batch's reads in one pipeline (PostgreSQL: the transaction's BEGIN,
             # these three reads and their answers in one round trip instead of four): the
             # chain's head, locked, that the events will need; sightings already stored;
-            # the assets behind the links.
+            # the assets behind the links. The head first: the reads below see the rows
+            # of the writer that held it last.
             with fast.pipelined():
-                self.head = ledger.read_head(
-                    fast
-                )  # first: the reads below see the last writer's rows
+                self.head = ledger.read_head(fast)
                 seen = fast.later(
                     "SELECT key, device_id, seq, result, reason FROM sightings "
                     f"WHERE {' OR '.join(ranges)}",
@@ -398,10 +397,7 @@ class _Batch(DeviceMessages):
             return False
         if any(scan.kind not in _LINK_KINDS for scan in scans):
             return False
-        epcs = self.link_epcs(scans)
-        if not memory.knows_all(epcs):
-            return False
-        found = [memory.asset(epc) for epc in sorted(epcs)]
+        found = [memory.asset(epc) for epc in sorted(self.link_epcs(scans))]
         knowns = [known for known in found if known is not None]
         if len(knowns) != len(found):
             return False
