@@ -79,6 +79,11 @@ class Head:
     count: int
     last_hash: str
 
+    @classmethod
+    def of(cls, rows: Sequence[tuple[Any, ...]]) -> Head | None:
+        """The head from the rows of :func:`read_head` (None: no event chained yet)."""
+        return cls(int(rows[0][0]), str(rows[0][1])) if rows else None
+
 
 @dataclass(frozen=True)
 class Appended:
@@ -106,15 +111,15 @@ def extend(
     if not events:
         raise ValueError("extend: no events")
     fast = target if isinstance(target, FastSQL) else FastSQL(target)
-    head = (head_read or read_head(fast)).rows()
-    if not head:
+    head = Head.of((head_read or read_head(fast)).rows())
+    if head is None:
         fast.run(  # plain SQL: this may run inside FastSQL.pipelined()
             "INSERT INTO ledger_head (id, count, last_hash) VALUES (1, 0, :genesis)",
             {"genesis": GENESIS},
         )
         count, prev = 0, GENESIS
     else:
-        count, prev = int(head[0][0]), str(head[0][1])
+        count, prev = head.count, head.last_hash
     rows: list[dict[str, Any]] = []
     positions: list[int] = []
     for new in events:

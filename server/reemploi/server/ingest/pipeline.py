@@ -136,8 +136,7 @@ class IngestPipeline:
         memory = self.memory
         result = _Batch(self, batch, memory)
         try:
-            with conn.begin(), result.fast(conn).transaction():
-                result.run(conn)
+            result.commit(conn)
         except Exception as exc:
             if memory is None:
                 raise
@@ -148,8 +147,7 @@ class IngestPipeline:
             memory.stale += 1
             log.info("ingest batch done again with its reads: %s", str(exc).strip()[:200])
             result = _Batch(self, batch, None)
-            with conn.begin(), result.fast(conn).transaction():
-                result.run(conn)
+            result.commit(conn)
         if memory is not None:
             memory.remember(result.known_assets(), result.new_head)
         return result.out
@@ -204,7 +202,6 @@ class _Batch(DeviceMessages):
     ) -> None:
         self.p = pipeline
         self.memory = memory  # None: every read is done
-        self.remembered = False  # the batch's reads were skipped: its writes check
         self.guarded: list[KnownAsset] = []  # the remembered assets it relies on
         self.recalled_head: ledger.Head | None = None  # the remembered head it relies on
         self.new_head: ledger.Head | None = None  # the chain's head once committed
@@ -228,6 +225,16 @@ class _Batch(DeviceMessages):
         self.head: Later | None = None  # the chain's head, when read with the scans
 
     # ------------------------------------------------------------------ helpers
+
+    @property
+    def remembered(self) -> bool:
+        """The batch's reads were skipped (see :meth:`recall`): its writes check."""
+        return self.recalled_head is not None
+
+    def commit(self, conn: Connection) -> None:
+        """The whole batch in one transaction on ``conn``."""
+        with conn.begin(), self.fast(conn).transaction():
+            self.run(conn)
 
     def fast(self, conn: Connection) -> FastSQL:
         """The batch's DB-API cursor for the hot statements (see db/fastpath.py)."""
@@ -414,7 +421,6 @@ class _Batch(DeviceMessages):
             self.guarded.append(known)
         self.recalled_head = head
         self.head = Later([(head.count, head.last_hash)])
-        self.remembered = True
         memory.batches += 1
         return True
 
@@ -627,7 +633,8 @@ class _Batch(DeviceMessages):
         bulk = fast.bulk(len(self.sighting_rows))
         with fast.pipelined(enabled=not bulk):
             if self.remembered:  # the checks first; the head, then the assets (ledger.lock_head)
-                if self.events and self.recalled_head is not None:
+                if self.events:
+                    assert self.recalled_head is not None
                     fast.run(*head_guard(self.recalled_head))
                 if self.guarded:
                     fast.run(*assets_guard(self.guarded, lock=bool(self.touched)))
@@ -636,8 +643,7 @@ class _Batch(DeviceMessages):
                 appended = ledger.extend(fast, self.events, self.head)
                 positions, self.new_head = appended.positions, appended.head
             elif self.head is not None:
-                head = self.head.rows()  # answered already (or remembered)
-                self.new_head = ledger.Head(int(head[0][0]), str(head[0][1])) if head else None
+                self.new_head = ledger.Head.of(self.head.rows())  # answered already
             for index, position in zip(self.event_sighting, positions, strict=True):
                 if index >= 0:
                     self.sighting_rows[index]["event_position"] = position
