@@ -8,15 +8,14 @@ ledger are the ones a reading writer gives."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from server_world import COUNTER, DOCK, LAPTOP_GIAI, LAPTOP_URI, SCREEN_URI, World, load_world
-from sqlalchemy import Connection, Engine, delete, func, select, text, update
-from test_ingest_pipelined import _statements, _waits
+from sqlalchemy import Engine, delete, func, select, text, update
+from test_ingest_pipelined import _statements, _traced, _waits
 
 from reemploi.protocol import wire
 from reemploi.server.db.engine import make_engine
@@ -83,18 +82,6 @@ def _tap(where: tuple[str, str], seq: int, uri: str) -> Incoming:
 
 def _ack(result: BatchResult, index: int = 0) -> dict[str, object]:
     return dict(json.loads(result.acks[index].payload))
-
-
-def _traced(conn: Connection, trace: Path, pipeline: IngestPipeline, batch: list[Incoming]):  # type: ignore[no-untyped-def]
-    """``pipeline.process(batch)`` under libpq's protocol trace: (result, trace lines)."""
-    pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
-    with trace.open("w") as out:
-        pgconn.trace(out.fileno())
-        result = pipeline.process(batch, conn)
-        pgconn.untrace()
-        out.flush()
-        os.fsync(out.fileno())
-    return result, trace.read_text().splitlines()
 
 
 def _laptop_state(engine: Engine) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from server_world import (
     declare_laptops,
     load_world,
 )
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 
 from reemploi.domain.event_shape import EventShape
 from reemploi.protocol import wire
@@ -33,7 +33,7 @@ from reemploi.server.db.tables import (
     ingest_counters,
     sightings,
 )
-from reemploi.server.ingest.pipeline import Incoming, IngestOptions, IngestPipeline
+from reemploi.server.ingest.pipeline import BatchResult, Incoming, IngestOptions, IngestPipeline
 from reemploi.server.ingest.writer import LocalWriter, WriteFailed
 from reemploi.server.ledger import verify
 from reemploi.server.registry import Registry
@@ -174,6 +174,20 @@ def _waits(lines: list[str]) -> int:
     return sum(1 for pair in itertools.pairwise(directions) if pair == ("F", "B"))
 
 
+def _traced(
+    conn: Connection, trace: Path, pipeline: IngestPipeline, batch: list[Incoming]
+) -> tuple[BatchResult, list[str]]:
+    """``pipeline.process(batch)`` under libpq's protocol trace: (result, trace lines)."""
+    pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
+    with trace.open("w") as out:
+        pgconn.trace(out.fileno())
+        result = pipeline.process(batch, conn)
+        pgconn.untrace()
+        out.flush()
+        os.fsync(out.fileno())
+    return result, trace.read_text().splitlines()
+
+
 def _statements(lines: list[str]) -> list[str]:
     """The server's CommandComplete tags, in order (``BEGIN``, ``SELECT 1``, …)."""
     tags = []
@@ -200,18 +214,11 @@ def test_a_one_scan_batch_is_two_round_trips_on_postgresql(
         trace = tmp_path / "libpq.trace"
         with engine.connect() as conn:
             pipeline.process([_tap(1, SCREEN_URI)], conn)  # registry and statements warm
-            pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
-            with trace.open("w") as out:
-                pgconn.trace(out.fileno())
-                result = pipeline.process([_tap(2, LAPTOP_URI)], conn)
-                pgconn.untrace()
-                out.flush()
-                os.fsync(out.fileno())
+            result, lines = _traced(conn, trace, pipeline, [_tap(2, LAPTOP_URI)])
             # the connection is back to the driver's usual transactions
             assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
         assert b'"accepted","reason":null' in result.acks[0].payload
         assert _snapshot(world)[1] >= 4  # three declarations and this collect
-        lines = trace.read_text().splitlines()
         done = _statements(lines)
         assert done[0] == "BEGIN" and done[-1] == "COMMIT", done
         assert done.count("BEGIN") == 1 and done.count("COMMIT") == 1, done
@@ -294,13 +301,7 @@ def test_a_large_batch_on_postgresql_copies_its_events_and_sightings(
         trace = tmp_path / "libpq.trace"
         before = _snapshot(world)
         with engine.connect() as conn:
-            pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
-            with trace.open("w") as out:
-                pgconn.trace(out.fileno())
-                result = pipeline.process(batch, conn)
-                pgconn.untrace()
-                out.flush()
-                os.fsync(out.fileno())
+            result, lines = _traced(conn, trace, pipeline, batch)
             assert verify(conn) == []
             linked = conn.execute(
                 select(func.count())
@@ -317,7 +318,7 @@ def test_a_large_batch_on_postgresql_copies_its_events_and_sightings(
         ]
         assert _snapshot(world)[:2] == (before[0] + n + 1, before[1] + n)
         assert linked == n and collected == n
-        done = _statements(trace.read_text().splitlines())
+        done = _statements(lines)
         assert f"COPY {n}" in done and f"COPY {n + 1}" in done, done  # events, sightings
         assert f"UPDATE {n}" in done, done
         bumped = sum(1 for count in result.counts.values() if count)  # the counters' upserts
