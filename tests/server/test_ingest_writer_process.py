@@ -203,7 +203,7 @@ def test_settings_size_the_ledger_writers_memory_on_postgresql(
         writer = state.ingest.writer if state.ingest is not None else None
         assert isinstance(writer, HybridWriter)
         memory = writer.local.pipeline.memory
-        expected = 10_000 if remembered is None else remembered
+        expected = 50_000 if remembered is None else remembered
         assert writer.remote.spec.options.remembered_assets == expected
         if expected:
             assert memory is not None and memory.assets_max == expected

@@ -39,10 +39,12 @@ class ServerSettings(BaseSettings):
         default=8, ge=0, description="hybrid: largest batch written in this process"
     )
     ingest_remembered_assets: int = Field(
-        default=10_000,
+        default=50_000,
         ge=0,
-        description="PostgreSQL: assets each ledger writer remembers, so that a batch tapping"
-        " only those skips its reads (checked by the database as it writes); 0: always read",
+        description="PostgreSQL: assets each ledger writer keeps in memory (those still in"
+        " hand, the most recently changed first: loaded when it connects, kept current by"
+        " the database's notices), so that a small batch tapping only those skips its"
+        " reads (checked by the database as it writes); 0: always read",
     )
     sun_meta_read_key: SecretStr | None = Field(
         default=None, description="NTAG 424 DNA SDMMetaReadKey, 32 hex characters"

@@ -273,3 +273,26 @@ class Pipeline:
         self._poll.modify(self._pg.socket, events)
         while not self._poll.poll():
             pass
+
+
+def psycopg_of(driver: object) -> psycopg.Connection[Any]:
+    """``driver`` (a DB-API connection, as SQLAlchemy hands it) as psycopg's."""
+    if not isinstance(driver, psycopg.Connection):
+        raise TypeError(f"not a psycopg connection: {type(driver).__name__}")
+    return driver
+
+
+def take_notifies(driver: object) -> int:
+    """The notifications already on ``driver``'s socket handed to its notify handlers
+    (``add_notify_handler``), without waiting for more (libpq's socket never blocks);
+    how many. psycopg does the same whenever it reads an answer; this reads them when no
+    statement is under way."""
+    pgconn = psycopg_of(driver).pgconn
+    pgconn.consume_input()
+    handler = pgconn.notify_handler
+    taken = 0
+    while (notice := pgconn.notifies()) is not None:
+        taken += 1
+        if handler is not None:
+            handler(notice)
+    return taken

@@ -29,16 +29,38 @@ PostgreSQL only: SQLite's reads are calls in the same process, with no round tri
 
 from __future__ import annotations
 
+import json
+import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from reemploi.domain.custody import AssetState
 
 from ..ledger import Head
 
 # The SQLSTATEs of a failed check: division_by_zero (a guard), unique_violation (a
 # sequence number already stored).
 _STALE_STATES = frozenset({"22012", "23505"})
+
+# The channel the database announces other writers' changes to assets on (migration
+# 0010_assets_notify): ``[id, epc, category, state, holder_org_id, holder_site_id]``, or
+# ``[id, epc]`` for an asset deleted.
+CHANNEL = "reemploi_assets"
+
+# A batch of more scans than this reads its assets whatever is remembered: its reads are
+# a small part of its time, and a stale memory would make it do all its work twice.
+RECALL_MAX_SCANS = 32
+
+# States after which an asset is no longer handled (not loaded at start).
+FINAL_STATES = (
+    AssetState.SOLD,
+    AssetState.DONATED,
+    AssetState.DISMANTLED,
+    AssetState.RECYCLED,
+)
+_FINAL_VALUES = frozenset(state.value for state in FINAL_STATES)
 
 
 @dataclass(frozen=True)
@@ -51,6 +73,20 @@ class KnownAsset:
     state: str
     holder_org: str
     holder_site: str
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> KnownAsset:
+        """From ``(id, epc, category, state, holder_org_id, holder_site_id)``; the
+        strings thousands of assets share (category, state, holder) are kept once."""
+        intern = sys.intern
+        return cls(
+            int(row[0]),
+            str(row[1]),
+            intern(str(row[2])),
+            intern(str(row[3])),
+            intern(str(row[4])),
+            intern(str(row[5])),
+        )
 
 
 class WriterMemory:
@@ -66,6 +102,8 @@ class WriterMemory:
         self.head: Head | None = None
         self.batches = 0  # batches written without their reads
         self.stale = 0  # ... of which found stale by the database and done again
+        self.notices = 0  # changes announced by the database (see :meth:`notified`)
+        self.unreadable = 0  # ... of which could not be read (the memory was emptied)
 
     def __len__(self) -> int:
         return len(self._assets)
@@ -88,10 +126,58 @@ class WriterMemory:
         if head is not None:  # a batch without scans or events leaves it as it was
             self.head = head
 
-    def forget(self) -> None:
-        """After any failure: a batch rolled back, or a commit whose outcome is unknown."""
+    def load(self, assets: Iterable[KnownAsset], head: Head | None) -> None:
+        """Start afresh from ``assets`` (least recently changed first: the last
+        ``assets_max`` are kept) and the chain's ``head``."""
         self._assets.clear()
+        self.remember(assets, None)
+        self.head = head
+
+    def notified(self, payload: str) -> None:
+        """A change another writer committed, as the database announced it on
+        :data:`CHANNEL`: the asset as it now is (remembered, unless it has left the
+        chain of reuse), or gone. A notice it cannot read empties the memory: nothing
+        remembered can be trusted to be current any more."""
+        self.notices += 1
+        try:
+            row = json.loads(payload)
+            if not isinstance(row, list) or len(row) not in (2, 6):
+                raise ValueError(f"expected 2 or 6 fields: {payload[:100]!r}")
+            if len(row) == 2:
+                self._assets.pop(str(row[1]), None)
+                return
+            asset = KnownAsset.of(row)
+            if asset.state in _FINAL_VALUES:
+                self._assets.pop(asset.epc, None)
+            else:
+                self.remember((asset,), None)
+        except (ValueError, TypeError):
+            self.unreadable += 1
+            self.forget()
+
+    def forget(self, assets: Iterable[KnownAsset] | None = None) -> None:
+        """After a failure: ``assets`` (the ones a batch found stale) and the chain's
+        head; everything when ``assets`` is None (a commit whose outcome is unknown)."""
         self.head = None
+        if assets is None:
+            self._assets.clear()
+            return
+        for asset in assets:
+            self._assets.pop(asset.epc, None)
+
+
+def preload_query(assets_max: int) -> tuple[str, dict[str, Any]]:
+    """The assets still in hand (not sold, donated, dismantled or recycled), the
+    ``assets_max`` most recently changed, least recent first, as :meth:`KnownAsset.of`
+    takes them: what a writer starts with."""
+    finals = ", ".join(f"'{state.value}'" for state in FINAL_STATES)
+    sql = (
+        "SELECT id, epc, category, state, holder_org_id, holder_site_id FROM ("
+        "SELECT id, epc, category, state, holder_org_id, holder_site_id, updated_at"
+        f" FROM assets WHERE state NOT IN ({finals})"
+        " ORDER BY updated_at DESC, id DESC LIMIT :n) AS recent ORDER BY updated_at, id"
+    )
+    return sql, {"n": assets_max}
 
 
 def is_stale(error: BaseException) -> bool:

@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from .mqtt_io import BufferedClient
 from .pipeline import BatchResult, IngestPipeline
-from .writer import BatchWriter, LocalWriter, WriteFailed
+from .writer import TEND_EVERY_S, BatchWriter, LocalWriter, WriteFailed
 
 log = logging.getLogger("reemploi.ingest")
 
@@ -146,6 +146,7 @@ class IngestService:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
         self._reconnect_at = 0.0
+        self._tend_at = 0.0
         self.client = make_client(
             address, client_id, BufferedClient, clean_session=False, manual_ack=True
         )
@@ -207,6 +208,8 @@ class IngestService:
                 held = self._gather()
                 if not held and stopping:
                     return
+                if not held and not submitted:
+                    self._tend()
             if held and not submitted and time.monotonic() >= retry_at:
                 submitted = self._submit(held)
                 if not submitted:
@@ -238,6 +241,13 @@ class IngestService:
                 retry_at = time.monotonic() + 1.0
             self._publish(held, result)
             held = following
+
+    def _tend(self) -> None:
+        """Idle: the writer keeps up with the database's notices, once a second."""
+        now = time.monotonic()
+        if now >= self._tend_at:
+            self._tend_at = now + TEND_EVERY_S
+            self.writer.tend()
 
     def _timeout(self, held: list[_Queued], submitted: bool, retry_at: float) -> float:
         if self.client.buffered() or (not held and not self.queue.empty()):

@@ -31,6 +31,7 @@ from reemploi.domain.sun import SunKeys
 from reemploi.protocol import gateway_msgs, wire
 
 from .. import ledger
+from ..db import pgpipe
 from ..db.fastpath import FastSQL, Later, in_list
 from ..db.tables import assets, dead_letters, devices, lot_movements, sightings
 from ..registry import Registry, Site
@@ -38,7 +39,16 @@ from .counters import bump
 from .device_messages import DeviceMessages
 from .event_ids import EVENT_IDS
 from .lots import lot_movement, split_topic
-from .memory import KnownAsset, WriterMemory, assets_guard, head_guard, is_stale
+from .memory import (
+    CHANNEL,
+    RECALL_MAX_SCANS,
+    KnownAsset,
+    WriterMemory,
+    assets_guard,
+    head_guard,
+    is_stale,
+    preload_query,
+)
 from .resolve import Resolution, TagResolver, canonical_giai
 from .rules import event_time, tap_step
 
@@ -100,7 +110,7 @@ class IngestOptions:
     sun_keys: SunKeys | None = None  # anti-clone tags refused when not configured
     # PostgreSQL: how many assets the writer remembers to skip a batch's reads (see
     # ingest/memory.py); 0: every batch reads.
-    remembered_assets: int = 10_000
+    remembered_assets: int = 50_000
 
 
 def _guess_ack_fields(payload: bytes) -> tuple[int, str]:
@@ -124,6 +134,7 @@ class IngestPipeline:
         self.resolver = TagResolver(options.sun_keys)
         remember = engine.dialect.name == "postgresql" and options.remembered_assets > 0
         self.memory = WriterMemory(options.remembered_assets) if remember else None
+        self._notices: list[str] = []  # announced changes not yet in the memory
 
     # ------------------------------------------------------------------ entry point
 
@@ -140,17 +151,64 @@ class IngestPipeline:
         except Exception as exc:
             if memory is None:
                 raise
-            memory.forget()
             if not (result.remembered and is_stale(exc)):
+                memory.forget()
                 raise
+            memory.forget(result.guarded)
             # what the batch took from memory was stale: done again, reads first
             memory.stale += 1
             log.info("ingest batch done again with its reads: %s", str(exc).strip()[:200])
             result = _Batch(self, batch, None)
+            result.count("memory_stale")  # seen by operators in /api/ingest/stats
             result.commit(conn)
         if memory is not None:
             memory.remember(result.known_assets(), result.new_head)
         return result.out
+
+    def attach(self, conn: Connection) -> int:
+        """A writer's new connection (PostgreSQL): its memory starts from the assets
+        still in hand, the most recently changed first, and the chain's head, and it
+        listens for the changes other writers commit (see ingest/memory.py); returns
+        how many assets. Nothing to do without a memory. The connection is marked as an
+        ingest writer's for the rest of its life (its own changes are not announced):
+        it must not go back to a pool, and :class:`~.writer.LocalWriter` discards its
+        own."""
+        memory = self.memory
+        if memory is None:
+            return 0
+        driver = pgpipe.psycopg_of(conn.connection.driver_connection)
+        with conn.begin():  # listening first: nothing changed after the load is missed
+            conn.exec_driver_sql("SET reemploi.writer = 'ingest'")  # no notices of ours
+            conn.exec_driver_sql(f"LISTEN {CHANNEL}")
+        driver.add_notify_handler(self._notified)
+        self._notices.clear()  # a previous connection's: the load below is newer
+        sql, params = preload_query(memory.assets_max)
+        with conn.begin():
+            fast = FastSQL(conn)
+            with fast.pipelined():
+                head = ledger.read_head(fast)
+                rows = fast.later(sql, params)
+            memory.load((KnownAsset.of(row) for row in rows.rows()), ledger.Head.of(head.rows()))
+        return len(memory)
+
+    def catch_up(self, conn: Connection) -> int:
+        """Before a batch, and now and then when idle: the changes announced since (see
+        :meth:`attach`) brought into the memory, in the order they were committed,
+        without waiting for any; how many."""
+        memory = self.memory
+        if memory is None:
+            return 0
+        pgpipe.take_notifies(conn.connection.driver_connection)
+        notices, self._notices = self._notices, []
+        for payload in notices:
+            memory.notified(payload)
+        return len(notices)
+
+    def _notified(self, notice: Any) -> None:
+        # Kept for catch_up: a notice read with a batch's answers may be of a change
+        # committed after the batch, which the batch's own remembering must not hide.
+        if notice.channel == CHANNEL:
+            self._notices.append(notice.payload)
 
     def rehearse(self, conn: Connection, devices_max: int = 16) -> int:
         """Run a batch through the whole ingest code in a transaction that is rolled
@@ -400,7 +458,7 @@ class _Batch(DeviceMessages):
         Digital Link to a remembered asset (other tags are resolved by reads)."""
         memory = self.memory
         head = memory.head if memory is not None else None
-        if memory is None or head is None:
+        if memory is None or head is None or len(scans) > RECALL_MAX_SCANS:
             return False
         if any(scan.kind not in _LINK_KINDS for scan in scans):
             return False

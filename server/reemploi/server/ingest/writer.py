@@ -65,6 +65,11 @@ class BatchWriter(Protocol):
         reports the failure instead of waiting."""
         ...
 
+    def tend(self) -> None:
+        """Nothing submitted for a while: keep up with the database's notices to the
+        writer's memory (see ingest/memory.py), so they do not pile up."""
+        ...
+
     def stop(self) -> None: ...
 
 
@@ -98,10 +103,21 @@ class LocalWriter:
     def overdue(self) -> bool:
         return False
 
+    def tend(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self.pipeline.catch_up(self._conn)
+        except Exception:  # the connection is broken: the next batch opens another
+            log.warning("ingest writer connection lost while idle", exc_info=True)
+            self._drop_connection()
+
     def collect(self) -> BatchResult:
         batch, self._batch = self._batch, ()
         try:
-            return self.pipeline.process([Incoming(*item) for item in batch], self._connection())
+            conn = self._connection()
+            self.pipeline.catch_up(conn)
+            return self.pipeline.process([Incoming(*item) for item in batch], conn)
         except Exception as exc:  # database down, connection broken: keep nothing, retry
             self._drop_connection()
             raise WriteFailed(f"écriture du registre impossible : {exc!r}"[:300]) from exc
@@ -115,6 +131,12 @@ class LocalWriter:
         if self._conn is None:
             conn = self.pipeline.engine.connect()
             pgpipe.own_statements(conn.connection.driver_connection)  # see db/pgpipe.py
+            try:
+                self.pipeline.attach(conn)  # the memory starts from the database
+            except Exception:
+                with contextlib.suppress(Exception):
+                    conn.close()
+                raise
             self._conn = conn
         return self._conn
 
@@ -138,6 +160,7 @@ class WriterSpec:
 
 
 _READY = b"ready"
+TEND_EVERY_S = 1.0  # an idle writer catches up with the database's notices this often
 _STOP = b"stop"
 
 
@@ -214,6 +237,9 @@ class ProcessWriter:
 
     def overdue(self) -> bool:
         return self._pending and time.monotonic() > self._submitted_at + self.batch_timeout_s
+
+    def tend(self) -> None:
+        pass  # the writer process tends its own connection while it waits
 
     def collect(self) -> BatchResult:
         if not self._pending or self._pipe is None:
@@ -293,6 +319,9 @@ class HybridWriter:
     def overdue(self) -> bool:
         return self._active is not None and self._active.overdue()
 
+    def tend(self) -> None:
+        self.local.tend()
+
     def collect(self) -> BatchResult:
         if self._active is None:
             raise WriteFailed("aucun lot en cours d'écriture")
@@ -338,6 +367,8 @@ def child_main(pipe: Pipe, spec: WriterSpec) -> None:
     pipe.send_bytes(_READY)
     try:
         while True:
+            while not pipe.poll(TEND_EVERY_S):
+                writer.tend()
             try:
                 data = pipe.recv_bytes()
             except (EOFError, OSError):
