@@ -139,8 +139,13 @@ def open_database(url: str, sqlite_synchronous: str = "FULL") -> Engine:
     return engine
 
 
-def stage(engine: Engine, plans: Sequence[Plan], batch: int = 1000) -> None:
-    """Declare every asset the plans tap first, and walk it to its reader's start state."""
+def stage(
+    engine: Engine, plans: Sequence[Plan], seqs: dict[str, int] | None = None, batch: int = 1000
+) -> None:
+    """Declare every asset the plans tap first, and walk it to its reader's start state.
+    ``seqs``: each staging reader's next sequence number, kept by the caller from one
+    call to the next on the same database (else numbers start again and are refused as
+    replays)."""
     when = datetime.now(UTC)
     with engine.begin() as conn:
         for plan in plans:
@@ -157,7 +162,7 @@ def stage(engine: Engine, plans: Sequence[Plan], batch: int = 1000) -> None:
                         when,
                     )
     pipeline = IngestPipeline(engine, Registry(ttl_s=3600), IngestOptions())
-    seqs: dict[str, int] = {}
+    seqs = {} if seqs is None else seqs
     roles = {r.device: r for r in READERS}
     depth = max(len(r.staging) for r in READERS)
     for level in range(depth):

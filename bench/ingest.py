@@ -23,8 +23,8 @@ Phases: maximum sustained throughput over ``--scans`` scans (first send → last
 ack latency paced at 500 and 1,000 scans/s, measured from each scan's scheduled send time
 (after ``--warmup-seconds`` at the same pace, whose scans are acked and counted but left
 out of the latency figures).
-Every phase is played ``--rounds`` times (fresh assets each time); verdicts use the median
-of the per-round values, all of which are printed.
+Every phase is played ``--rounds`` times (fresh assets, declared just before it); verdicts
+use the median of the per-round values, all of which are printed.
 Counts prove that every scan was acked exactly once and stored exactly once. Exit status 1
 when a count is wrong; targets not met are reported, not turned into a failure.
 """
@@ -398,10 +398,6 @@ def main(argv: list[str] | None = None) -> int:
         with Mosquitto(settings) as broker:
             address = BrokerAddress(broker.host, broker.port, False)
             engines: dict[str, Engine] = {}
-            print(
-                f"Préparation : {sum(p.plan.first_taps for p in phases)} biens par système…",
-                flush=True,
-            )
             engines[REAL_SQLITE] = open_database(f"sqlite:///{folder / 'ledger.db'}", "FULL")
             if args.postgres:
                 postgres = Postgres()
@@ -411,11 +407,20 @@ def main(argv: list[str] | None = None) -> int:
                     postgres.socket_url if socket else postgres.url
                 )
                 ceiling_conninfo = postgres.socket_conninfo if socket else postgres.conninfo
-            for engine in engines.values():
-                stage(engine, [p.plan for p in phases])
-            if postgres is not None:
-                wal_ready = recycle_wal(postgres.superuser_conninfo(), postgres.data_dir)
-                print(f"Journal PostgreSQL : {wal_ready} segments prêts (recyclés)", flush=True)
+
+            staging_seqs: dict[str, dict[str, int]] = {}
+
+            def prepare(plan: Plan) -> None:
+                """The phase's assets declared and walked to their readers' start states
+                just before it, as a lot is announced before it arrives (a writer starts
+                with the assets most recently changed: ingest/memory.py)."""
+                nonlocal wal_ready
+                print(f"  préparation : {plan.first_taps} biens par système…", flush=True)
+                for system, engine in engines.items():
+                    stage(engine, [plan], staging_seqs.setdefault(system, {}))
+                if postgres is not None:
+                    wal_ready = recycle_wal(postgres.superuser_conninfo(), postgres.data_dir)
+                    print(f"  journal PostgreSQL : {wal_ready} segments prêts", flush=True)
 
             def quiet() -> None:
                 """PostgreSQL's background work (autovacuum after a burst, checkpoints)
@@ -431,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"Manche {phase.round}, phase {phase.kind} ({phase.plan.scans} lectures)…",
                     flush=True,
                 )
+                prepare(phase.plan)
                 quiet()
                 measures.append(run_ceiling(address, broker.pid, folder, phase, drive, first_seq))
                 if postgres is not None:
