@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 from server_world import COUNTER, DOCK, LAPTOP_GIAI, LAPTOP_URI, SCREEN_URI, World, load_world
 from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from test_ingest_pipelined import _statements, _traced, _waits
 
+from reemploi.domain.digital_link import giai_uri
 from reemploi.protocol import wire
 from reemploi.server.db.engine import make_engine
 from reemploi.server.db.tables import assets, custody_events, dead_letters, ledger_head, sightings
@@ -65,8 +67,9 @@ def test_only_a_failed_check_counts_as_stale() -> None:
     assert not is_stale(RuntimeError("no sqlstate"))
     with pytest.raises(ValueError):
         assets_guard([], lock=False)
-    sql, params = assets_guard([_known(1), _known(2)], lock=True)
-    assert sql.count("id = :i") == 2 and "FOR UPDATE" in sql and params["n"] == 2
+    sql, params = assets_guard([_known(2), _known(1)], lock=True)
+    assert sql.count("WHERE id = :i") == sql.count("FOR UPDATE") == 2
+    assert (params["i0"], params["i1"]) == (1, 2)  # locked in the order of their ids
     assert "FOR UPDATE" not in assets_guard([_known(1)], lock=False)[0]
     assert head_guard(Head(3, "h"))[1] == {"count": 3, "last": "h"}
 
@@ -307,3 +310,39 @@ def test_an_asset_the_batch_moves_is_locked_by_its_check(pg_world: World) -> Non
     with engine.connect() as conn:
         events = conn.execute(select(func.count()).select_from(custody_events)).scalar_one()
     assert events == events_before
+
+
+@pytest.mark.postgres
+def test_the_checks_fail_on_a_row_changed_or_gone_and_pass_on_one_unchanged(
+    pg_world: World,
+) -> None:
+    """The statements themselves: an asset or a head as remembered passes; one changed,
+    or gone (a restore to an empty ledger, an asset deleted), fails as stale."""
+    engine = pg_world.engine
+    pipeline = IngestPipeline(engine, Registry(), IngestOptions())
+    with engine.connect() as conn:
+        pipeline.process([_tap(COUNTER, 1, LAPTOP_URI)], conn)  # a head, a laptop known
+    memory = pipeline.memory
+    assert memory is not None and memory.head is not None
+    laptop = memory.asset(giai_uri(LAPTOP_GIAI))
+    assert laptop is not None
+    moved = KnownAsset(laptop.id, laptop.epc, laptop.category, "received", "x", "y")
+    gone = KnownAsset(10**9, "urn:epc:id:giai:9521234.GONE", "laptop", "collected", "x", "y")
+
+    def fails(sql: str, params: dict[str, object]) -> bool:
+        with engine.connect() as conn:
+            try:
+                conn.execute(text(sql), params)
+            except DBAPIError as exc:
+                assert exc.orig is not None and is_stale(exc.orig), exc
+                return True
+            return False
+
+    assert not fails(*assets_guard([laptop], lock=True))
+    assert not fails(*head_guard(memory.head))
+    assert fails(*assets_guard([laptop, moved], lock=False))
+    assert fails(*assets_guard([gone, laptop], lock=True))
+    assert fails(*head_guard(Head(memory.head.count - 1, memory.head.last_hash)))
+    with engine.begin() as conn:
+        conn.execute(delete(ledger_head))
+    assert fails(*head_guard(memory.head))
