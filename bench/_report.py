@@ -227,9 +227,10 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         *(
             [
                 f"PostgreSQL : réglages par défaut, joint par {_transport(context)}, journal"
-                f" recyclé avant mesure ({context['postgres_wal_segments_ready']} segments) /"
+                f" recyclé avant mesure ({context['postgres_wal_segments_ready']} segments),"
+                " tables nettoyées (VACUUM ANALYZE) après la préparation de chaque phase /"
                 " defaults, write-ahead log recycled before measuring, as in a cluster in"
-                " service"
+                " service, tables vacuumed and analysed after each phase's staging"
             ]
             if context.get("postgres_wal_segments_ready")
             else []

@@ -191,6 +191,16 @@ def stage(
                 raise RuntimeError(f"staging refused: {wrong[0].payload!r}")
 
 
+def settle(engine: Engine) -> None:
+    """PostgreSQL: the staging's changes vacuumed and analysed now, as autovacuum would
+    on its next visit (once a minute) — else that visit can fall in the measured phase
+    that follows. SQLite has no such background work."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE)")
+
+
 @dataclass(frozen=True)
 class LedgerCounts:
     sightings: int

@@ -56,7 +56,15 @@ from _cpu import CpuMeter, CpuUse, wait_until_quiet  # noqa: E402
 from _fleet import Fleet, RunResult, percentile  # noqa: E402
 from _report import BURST, CEILING, CEILING_POSTGRES, references, render_table, targets  # noqa: E402
 from _trace import decompose  # noqa: E402
-from _workload import LedgerCounts, Plan, ledger_counts, make_plan, open_database, stage  # noqa: E402
+from _workload import (  # noqa: E402
+    LedgerCounts,
+    Plan,
+    ledger_counts,
+    make_plan,
+    open_database,
+    settle,
+    stage,
+)
 from sqlalchemy import Engine  # noqa: E402
 from support.services import Mosquitto, MosquittoSettings, Postgres  # noqa: E402
 
@@ -418,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  préparation : {plan.first_taps} biens par système…", flush=True)
                 for system, engine in engines.items():
                     stage(engine, [plan], staging_seqs.setdefault(system, {}))
+                    settle(engine)
                 if postgres is not None:
                     wal_ready = recycle_wal(postgres.superuser_conninfo(), postgres.data_dir)
                     print(f"  journal PostgreSQL : {wal_ready} segments prêts", flush=True)
