@@ -38,6 +38,7 @@ from typing import Any
 
 from reemploi.domain.custody import AssetState
 
+from ..db.fastpath import BULK_MIN_ROWS
 from ..ledger import Head
 
 # The SQLSTATEs of a failed check: division_by_zero (a guard), unique_violation (a
@@ -50,8 +51,10 @@ _STALE_STATES = frozenset({"22012", "23505"})
 CHANNEL = "reemploi_assets"
 
 # A batch of more scans than this reads its assets whatever is remembered: its reads are
-# a small part of its time, and a stale memory would make it do all its work twice.
-RECALL_MAX_SCANS = 32
+# a small part of its time, a stale memory would make it do all its work twice, and a
+# batch written in bulk (COPY, see db/fastpath.py) would send its checks outside the
+# write pipeline, a round trip each.
+RECALL_MAX_SCANS = BULK_MIN_ROWS - 1
 
 # States after which an asset is no longer handled (not loaded at start).
 FINAL_STATES = (
