@@ -6,6 +6,7 @@ changes are not announced; an idle writer keeps up with the notices."""
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from pathlib import Path
@@ -271,3 +272,17 @@ def test_the_notices_come_and_go_with_the_migration(postgres_database_url: str) 
         assert triggers() == ["assets_added_or_removed", "assets_moved"]
     finally:
         engine.dispose()
+
+
+def test_the_assets_kept_cost_the_cycle_collector_nothing() -> None:
+    """50,000 assets kept as objects added ≈ 13 ms to every full collection of the
+    writer's process, a pause in the ack latency's tail: they are kept in a form the
+    collector stops tracking."""
+    gc.collect()
+    before = len(gc.get_objects())
+    memory = WriterMemory(assets_max=20_000)
+    memory.load((_known(n) for n in range(20_000)), Head(1, "h"))
+    gc.collect()
+    assert len(memory) == 20_000
+    assert len(gc.get_objects()) - before < 100
+    assert memory.asset(_known(7).epc) == _known(7)
