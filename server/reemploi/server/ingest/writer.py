@@ -133,8 +133,9 @@ class LocalWriter:
             pgpipe.own_statements(conn.connection.driver_connection)  # see db/pgpipe.py
             try:
                 self.pipeline.attach(conn)  # the memory starts from the database
-            except Exception:
+            except Exception:  # half marked as a writer's: never back to the pool
                 with contextlib.suppress(Exception):
+                    conn.invalidate()
                     conn.close()
                 raise
             self._conn = conn
