@@ -32,6 +32,16 @@ def world(database_url: str) -> Iterator[World]:
         engine.dispose()
 
 
+@pytest.fixture
+def pg_world(postgres_database_url: str) -> Iterator[World]:
+    """The same world on PostgreSQL only (what the ledger writer's memory needs)."""
+    engine = make_engine(postgres_database_url)
+    try:
+        yield load_world(engine)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=["local", "process", "hybrid"])
 def ingest(world: World, mosquitto, request: pytest.FixtureRequest) -> Iterator[IngestService]:  # type: ignore[no-untyped-def]
     """The real ingest on the world's database, with the ledger written from this process,

@@ -95,15 +95,6 @@ def _laptop_state(engine: Engine) -> tuple[str, str]:
     return row.state, row.holder_site_id
 
 
-@pytest.fixture
-def pg_world(postgres_database_url: str):  # type: ignore[no-untyped-def]
-    engine = make_engine(postgres_database_url)
-    try:
-        yield load_world(engine)
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("remembered", [10_000, 0], ids=["remembering", "reading"])
 def test_a_repeat_tap_of_an_asset_just_written_is_one_round_trip(

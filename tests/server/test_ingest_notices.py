@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from alembic import command
 from server_reader import TestReader
-from server_world import COUNTER, DOCK, LAPTOP_GIAI, LAPTOP_URI, SCREEN_URI, World, load_world
+from server_world import COUNTER, DOCK, LAPTOP_GIAI, LAPTOP_URI, SCREEN_URI, World
 from sqlalchemy import Engine, select, text, update
-from test_ingest_memory import _ack, _tap
+from test_ingest_memory import _ack, _known, _tap
 from test_ingest_pipelined import _traced, _waits
 
 from reemploi.domain.digital_link import giai_uri
@@ -36,10 +36,6 @@ from reemploi.server.registry import Declaration, Registry, declare_asset
 NEW_GIAI = "9521234NEW000009"
 
 # ------------------------------------------------------------------ the memory alone
-
-
-def _known(n: int, state: str = "collected") -> KnownAsset:
-    return KnownAsset(n, f"urn:epc:id:giai:9521234.{n}", "laptop", state, "org", "site")
 
 
 def test_notices_update_add_and_drop_assets_and_an_unreadable_one_empties_the_memory() -> None:
@@ -80,13 +76,11 @@ def test_the_load_keeps_the_most_recently_changed() -> None:
 # ------------------------------------------------------------------ against PostgreSQL
 
 
-@pytest.fixture
-def pg_world(postgres_database_url: str):  # type: ignore[no-untyped-def]
-    engine = make_engine(postgres_database_url)
-    try:
-        yield load_world(engine)
-    finally:
-        engine.dispose()
+def _remembering(engine: Engine) -> tuple[IngestPipeline, WriterMemory]:
+    """A pipeline on PostgreSQL, and its memory."""
+    pipeline = IngestPipeline(engine, Registry(), IngestOptions())
+    assert pipeline.memory is not None
+    return pipeline, pipeline.memory
 
 
 def _declare(engine: Engine, giai: str) -> int:
@@ -111,9 +105,7 @@ def test_a_writer_starts_with_the_assets_in_hand_and_a_first_tap_is_one_round_tr
     with engine.begin() as conn:
         conn.execute(update(assets).where(assets.c.epc.like("%PHO%")).values(state="sold"))
         head = conn.execute(select(ledger_head.c.count, ledger_head.c.last_hash)).one()
-    pipeline = IngestPipeline(engine, Registry(), IngestOptions())
-    memory = pipeline.memory
-    assert memory is not None
+    pipeline, memory = _remembering(engine)
     with engine.connect() as conn:
         assert pipeline.attach(conn) == 2
         pipeline.rehearse(conn)  # the readers' registry warmed, as a writer starts
@@ -137,9 +129,7 @@ def test_changes_made_elsewhere_reach_the_writer_before_its_next_batch(
     batch, so the new laptop's first tap is one round trip, and the screen is known where
     it now is."""
     engine = pg_world.engine
-    pipeline = IngestPipeline(engine, Registry(), IngestOptions())
-    memory = pipeline.memory
-    assert memory is not None
+    pipeline, memory = _remembering(engine)
     with engine.connect() as conn:
         pipeline.attach(conn)
         new_id = _declare(engine, NEW_GIAI)
@@ -201,9 +191,7 @@ def test_a_large_batch_reads_whatever_is_remembered(pg_world: World) -> None:
     """A burst's batch reads its assets: a stale memory would make it do all its work
     twice, and its reads are a small part of its time."""
     engine = pg_world.engine
-    pipeline = IngestPipeline(engine, Registry(), IngestOptions())
-    memory = pipeline.memory
-    assert memory is not None
+    pipeline, memory = _remembering(engine)
     with engine.connect() as conn:
         pipeline.attach(conn)
         taps = [_tap(COUNTER, seq, LAPTOP_URI) for seq in range(1, RECALL_MAX_SCANS + 2)]
@@ -222,9 +210,7 @@ def test_an_idle_ingest_service_keeps_its_writers_memory_current(
     """No scan for a while: the service still has its writer read the notices (once a
     second), so a unit declared meanwhile is known before its first tap arrives."""
     engine = pg_world.engine
-    pipeline = IngestPipeline(engine, Registry(), IngestOptions())
-    memory = pipeline.memory
-    assert memory is not None
+    pipeline, memory = _remembering(engine)
     service = IngestService(
         LocalWriter(pipeline), BrokerAddress(mosquitto.host, mosquitto.port, tls=False), "idle"
     )
