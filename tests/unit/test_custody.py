@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reemploi.domain.custody import (
+    FINAL_STATES,
     STATE_LABELS_EN,
     STATE_LABELS_FR,
     STEP_LABELS_EN,
@@ -266,3 +267,15 @@ def test_a_step_given_by_its_value_records_the_same_event_and_state() -> None:
     assert next_state(AssetState.DECLARED, "collect") is AssetState.COLLECTED  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         _event("teleport")  # type: ignore[arg-type]
+
+
+def test_final_states_are_those_no_step_leads_out_of() -> None:
+    assert {
+        AssetState.SOLD,
+        AssetState.DONATED,
+        AssetState.DISMANTLED,
+        AssetState.RECYCLED,
+    } == FINAL_STATES
+    for state in FINAL_STATES:
+        for step in Step:
+            assert (state, step) not in TRANSITIONS

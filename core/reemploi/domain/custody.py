@@ -30,6 +30,7 @@ from reemploi.domain.epcis import (
 )
 
 __all__ = [
+    "FINAL_STATES",
     "STATE_LABELS_EN",
     "STATE_LABELS_FR",
     "STEP_LABELS_EN",
@@ -183,6 +184,12 @@ TRANSITIONS: Mapping[tuple[AssetState | None, Step], Transition] = {
         _S.DONATED, _OBJ, Action.OBSERVE, DONATING, DONATED, _OWN
     ),
 }
+
+# States no step leads out of: the asset has left the chain of reuse (sold, donated,
+# dismantled, recycled).
+FINAL_STATES: frozenset[AssetState] = frozenset(
+    state for state in AssetState if all(origin != state for origin, _ in TRANSITIONS)
+)
 
 # The first transition of each step (the EPCIS fields of a step's event come from it).
 _FIRST_OF_STEP: dict[Step, Transition] = {}

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reemploi.domain.custody import AssetState
+from reemploi.domain.custody import FINAL_STATES
 
 from ..db.fastpath import BULK_MIN_ROWS
 from ..ledger import Head
@@ -56,14 +56,7 @@ CHANNEL = "reemploi_assets"
 # write pipeline, a round trip each.
 RECALL_MAX_SCANS = BULK_MIN_ROWS - 1
 
-# States after which an asset is no longer handled (not loaded at start).
-FINAL_STATES = (
-    AssetState.SOLD,
-    AssetState.DONATED,
-    AssetState.DISMANTLED,
-    AssetState.RECYCLED,
-)
-_FINAL_VALUES = frozenset(state.value for state in FINAL_STATES)
+_FINAL_VALUES = frozenset(state.value for state in FINAL_STATES)  # not loaded, not kept
 
 
 @dataclass(frozen=True)
@@ -192,7 +185,7 @@ def preload_query(assets_max: int) -> tuple[str, dict[str, Any]]:
     """The assets still in hand (not sold, donated, dismantled or recycled), the
     ``assets_max`` most recently changed, least recent first, as :meth:`KnownAsset.of`
     takes them: what a writer starts with."""
-    finals = ", ".join(f"'{state.value}'" for state in FINAL_STATES)
+    finals = ", ".join(f"'{value}'" for value in sorted(_FINAL_VALUES))
     sql = (
         "SELECT id, epc, category, state, holder_org_id, holder_site_id FROM ("
         "SELECT id, epc, category, state, holder_org_id, holder_site_id, updated_at"

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, and_, func, insert, select, update
 
-from reemploi.domain.custody import AssetState
+from reemploi.domain.custody import FINAL_STATES, AssetState
 
 from ..db.market_tables import asset_specs, claims, declaration_items, declarations, lot_items
 from ..db.tables import assets, custody_events, organisations, sites
@@ -285,14 +285,7 @@ def held_units(conn: Connection, organisation_id: str) -> list[dict[str, Any]]:
         .outerjoin(lot_items, lot_items.c.asset_id == assets.c.id)
         .where(
             assets.c.holder_org_id == organisation_id,
-            assets.c.state.notin_(
-                [
-                    AssetState.SOLD.value,
-                    AssetState.DONATED.value,
-                    AssetState.RECYCLED.value,
-                    AssetState.DISMANTLED.value,
-                ]
-            ),
+            assets.c.state.notin_(sorted(state.value for state in FINAL_STATES)),
         )
         .order_by(assets.c.id)
     )
