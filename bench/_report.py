@@ -174,6 +174,41 @@ def _per_round(measures: list[Any], systems: list[str], rates: list[int]) -> lis
     return [*out, ""]
 
 
+TAIL_THRESHOLDS_MS = (1.0, 2.0, 3.0)
+
+
+def tail_shares(latencies_ms: list[float]) -> list[float]:
+    """Share (%) of the acks at or above each of :data:`TAIL_THRESHOLDS_MS`."""
+    n = max(len(latencies_ms), 1)
+    return [100.0 * sum(1 for x in latencies_ms if x >= t) / n for t in TAIL_THRESHOLDS_MS]
+
+
+def _tail_shape(measures: list[Any], systems: list[str], rate: int) -> list[str]:
+    """What a p99 is made of, at ``rate``: the share of acks past 1, 2 and 3 ms (median
+    over rounds). A p99 over the target can come from a few long stalls (a small share
+    past 2 ms, all of it past 3) or from a second mode of slow batches (a large share past
+    2 ms): the two call for different remedies."""
+    rows = []
+    for system in systems:
+        rounds = _rounds(measures, system, f"paced-{rate}")
+        if not rounds:
+            continue
+        shares = [tail_shares(m.run.latencies_ms) for m in rounds]
+        cells = [_median([s[i] for s in shares]) for i in range(len(TAIL_THRESHOLDS_MS))]
+        text = " ; ".join(
+            f"≥ {t:g} ms {c:.1f} %" for t, c in zip(TAIL_THRESHOLDS_MS, cells, strict=True)
+        )
+        rows.append(f"  {system}: {text}")
+    if not rows:
+        return []
+    title = (
+        f"Forme de la traîne à {rate}/s (part des acks au-delà de chaque seuil, médiane des"
+        f" manches) / shape of the tail at {rate}/s (share of acks past each threshold,"
+        " median of the rounds):"
+    )
+    return [title, *rows, ""]
+
+
 def _counts(measures: list[Any], system: str) -> str:
     parts = []
     for m in measures:
@@ -249,6 +284,7 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         *[f"  {s}: {_cpu(_rounds(measures, s, BURST))}" for s in systems],
         "",
         *_per_round(measures, systems, rates),
+        *(_tail_shape(measures, systems, max(rates)) if rates else []),
         *_stages(measures),
         "Objectifs / targets:",
     ]

@@ -45,6 +45,7 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
     # every phase twice, each round on its own assets and sequence numbers
     assert sorted(m["round"] for m in measures) == [1] * 6 + [2] * 6
     assert "Par manche / per round" in table
+    assert "Forme de la traîne" in table  # the share of acks past 1, 2 and 3 ms
     for target in report["targets"]:
         assert len(target["rounds"]) == 2  # the verdict is the median of both rounds
         assert target["value"] == pytest.approx(sum(target["rounds"]) / 2, abs=2e-3)

@@ -1,0 +1,52 @@
+"""bench/_report: the shape of the tail — the share of acks past 1, 2 and 3 ms at the
+highest paced rate, per system, the median of the rounds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+
+from _report import _tail_shape, tail_shares  # noqa: E402
+
+
+def _measure(system: str, rnd: int, latencies: list[float]) -> SimpleNamespace:
+    return SimpleNamespace(
+        system=system,
+        phase="paced-1000",
+        round=rnd,
+        run=SimpleNamespace(latencies_ms=latencies),
+    )
+
+
+def test_shares_count_each_threshold_inclusively() -> None:
+    latencies = [0.5] * 6 + [1.0, 1.5, 2.0, 3.0]
+    assert tail_shares(latencies) == pytest.approx([40.0, 20.0, 10.0])
+    assert tail_shares([]) == [0.0, 0.0, 0.0]
+
+
+def test_a_second_mode_and_a_stall_are_told_apart() -> None:
+    # the same p99 class, two shapes: many acks at 2.2 ms, or a few stalled at 8 ms
+    second_mode = [0.8] * 85 + [2.2] * 15
+    stall = [0.8] * 98 + [8.0] * 2
+    measures = [
+        _measure("real-postgres", 1, second_mode),
+        _measure("real-postgres", 2, second_mode),
+        _measure("real-postgres", 3, [0.8] * 100),
+        _measure("ceiling", 1, stall),
+    ]
+    lines = _tail_shape(measures, ["ceiling", "real-postgres", "real-sqlite"], 1000)
+    assert lines[0].startswith("Forme de la traîne à 1000/s")
+    assert lines[1] == "  ceiling: ≥ 1 ms 2.0 % ; ≥ 2 ms 2.0 % ; ≥ 3 ms 2.0 %"
+    # median of the rounds (15, 15, 0): the round without a tail does not hide the mode
+    assert lines[2] == "  real-postgres: ≥ 1 ms 15.0 % ; ≥ 2 ms 15.0 % ; ≥ 3 ms 0.0 %"
+    assert len(lines) == 4 and lines[3] == ""  # no rounds of real-sqlite: no line
+
+
+def test_nothing_paced_at_that_rate_prints_nothing() -> None:
+    assert _tail_shape([_measure("ceiling", 1, [1.0])], ["ceiling"], 500) == []
