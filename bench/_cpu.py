@@ -2,6 +2,10 @@
 
 On a two-core machine the simulated readers, the broker and the system under test all
 compete for the same cores: the CPU each spends per scan says which one bounds a run.
+What the rest of the machine took meanwhile is measured too — other processes (a service
+left running by an interrupted test, the kernel's own threads) and, in a virtual machine,
+the time the hypervisor gave the cores to someone else (*steal*) — so that a run on a
+busy host shows it instead of passing for the system's own latency.
 """
 
 from __future__ import annotations
@@ -51,6 +55,44 @@ def tree_cpu_seconds(pid: int | None) -> float:
     return total
 
 
+def host_cpu_seconds(stat: str | None = None) -> tuple[float, float]:
+    """The whole machine's busy CPU seconds since boot (user, nice, system, irq, softirq:
+    every process and the kernel's threads; a guest's time is already in user) and its
+    stolen seconds (a virtual machine's cores running someone else), from the ``cpu`` line
+    of ``/proc/stat`` (or of ``stat``); (0, 0) where there is none."""
+    if stat is None:
+        try:
+            with open("/proc/stat", encoding="ascii") as f:
+                stat = f.read()
+        except OSError:
+            return 0.0, 0.0
+    for line in stat.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "cpu":
+            ticks = [int(v) for v in fields[1:]] + [0] * 8
+            user, nice, system, _idle, _iowait, irq, softirq, steal = ticks[:8]
+            return (user + nice + system + irq + softirq) / _TICKS, steal / _TICKS
+    return 0.0, 0.0
+
+
+def cpu_probe_ms(repeat: int = 5) -> float:
+    """A fixed piece of pure Python (loops, arithmetic, a dict), timed: the best of
+    ``repeat``, in ms. It does the same work on every run, so that runs made hours or
+    days apart can be compared: a host whose cores are shared with busy neighbours (a
+    virtual machine) can be much slower one evening than the same morning without
+    counting any stolen time."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        table: dict[int, int] = {}
+        total = 0
+        for i in range(300_000):
+            total += i * i % 7
+            table[i & 1023] = total
+        best = min(best, time.perf_counter() - start)
+    return best * 1000.0
+
+
 def wait_until_quiet(
     pid: int | None, window_s: float = 0.5, busy_share: float = 0.03, limit_s: float = 60.0
 ) -> float:
@@ -73,12 +115,15 @@ def wait_until_quiet(
 class CpuUse:
     """CPU seconds over one phase: system under test (with its child processes),
     simulated readers, broker, database server (PostgreSQL's processes; 0 for SQLite,
-    which runs inside the system under test)."""
+    which runs inside the system under test); then the rest of the machine: every other
+    process and kernel thread (``outside``), and the time stolen by the hypervisor."""
 
     system: float
     readers: float
     broker: float
     database: float = 0.0
+    outside: float = 0.0
+    steal: float = 0.0
 
     def per_scan_us(self, scans: int) -> tuple[float, float, float, float]:
         n = max(scans, 1)
@@ -88,6 +133,11 @@ class CpuUse:
             self.broker / n * 1e6,
             self.database / n * 1e6,
         )
+
+    def outside_per_scan_us(self, scans: int) -> tuple[float, float]:
+        """(other processes, stolen) in µs per scan."""
+        n = max(scans, 1)
+        return self.outside / n * 1e6, self.steal / n * 1e6
 
 
 class CpuMeter:
@@ -100,6 +150,7 @@ class CpuMeter:
     ) -> None:
         self.pids = (system_pid, os.getpid(), broker_pid, database_pid)
         self.start = self._read()
+        self.host_start = host_cpu_seconds()
 
     def _read(self) -> tuple[float, float, float, float]:
         system, readers, broker, database = self.pids
@@ -112,5 +163,9 @@ class CpuMeter:
 
     def stop(self) -> CpuUse:
         end = self._read()
+        host_end = host_cpu_seconds()
         system, readers, broker, database = (e - s for e, s in zip(end, self.start, strict=True))
-        return CpuUse(system, readers, broker, database)
+        busy, steal = (e - s for e, s in zip(host_end, self.host_start, strict=True))
+        # the two clocks tick apart (per process, per core): a few ticks of noise, never < 0
+        outside = max(0.0, busy - (system + readers + broker + database))
+        return CpuUse(system, readers, broker, database, outside, max(0.0, steal))

@@ -209,6 +209,43 @@ def _tail_shape(measures: list[Any], systems: list[str], rate: int) -> list[str]
     return [title, *rows, ""]
 
 
+def _outside(measures: list[Any], systems: list[str], rate: int) -> list[str]:
+    """The rest of the machine during the phases at ``rate``: CPU of every process outside
+    the bench and time stolen by the hypervisor, µs per scan (= ms per second at 1000/s),
+    median of the rounds. Not zero on a quiet host (the kernel's threads), but a service
+    left running or a busy neighbour shows here before it is taken for the system's
+    latency."""
+    rows = []
+    for system in systems:
+        rounds = [m for m in _rounds(measures, system, f"paced-{rate}") if m.cpu is not None]
+        if not rounds:
+            continue
+        values = [m.cpu.outside_per_scan_us(m.run.scans) for m in rounds]
+        outside, steal = (_median([v[i] for v in values]) for i in range(2))
+        rows.append(f"  {system}: {outside:.0f} / {steal:.0f}")
+    if not rows:
+        return []
+    title = (
+        f"Hors banc à {rate}/s (µs par lecture, médiane des manches) : autres processus /"
+        f" temps volé par l'hyperviseur — outside the bench at {rate}/s (µs per scan,"
+        " median of the rounds): other processes / time stolen by the hypervisor:"
+    )
+    return [title, *rows, ""]
+
+
+def _probe(context: dict[str, Any]) -> list[str]:
+    """The host's speed at the start and end of the run (bench/_cpu.cpu_probe_ms)."""
+    probe = context.get("cpu_probe_ms")
+    if not probe:
+        return []
+    start, end = probe
+    return [
+        f"Étalon processeur (boucle Python fixe, à comparer d'un passage à l'autre) :"
+        f" {start:.1f} ms au début, {end:.1f} ms à la fin / CPU probe (a fixed Python loop,"
+        " to compare between runs): at the start, at the end"
+    ]
+
+
 def _counts(measures: list[Any], system: str) -> str:
     parts = []
     for m in measures:
@@ -255,6 +292,7 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         f"{context['readers']} lecteurs, QoS 1, TCP_NODELAY ; {context['broker']} ;"
         f" écriture du registre / ledger writer : {context.get('writer', 'process')} ;"
         f" {context['machine']} ; {context['when']}",
+        *_probe(context),
         f"Rythmes / paced: {context['paced_seconds']:g} s mesurées après"
         f" {context.get('warmup_seconds', 0):g} s de mise en route au même rythme (lectures"
         " acquittées et comptées, hors latences) / measured after a warm-up at the same pace"
@@ -285,6 +323,7 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         "",
         *_per_round(measures, systems, rates),
         *(_tail_shape(measures, systems, max(rates)) if rates else []),
+        *(_outside(measures, systems, max(rates)) if rates else []),
         *_stages(measures),
         "Objectifs / targets:",
     ]

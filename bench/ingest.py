@@ -52,7 +52,7 @@ sys.path.insert(0, str(REPO / "tests"))  # tests/support: the throwaway services
 
 from _ceiling import PostgresStore, RawStore, SqliteStore, forget_session  # noqa: E402
 from _cluster import recycle_wal  # noqa: E402
-from _cpu import CpuMeter, CpuUse, wait_until_quiet  # noqa: E402
+from _cpu import CpuMeter, CpuUse, cpu_probe_ms, wait_until_quiet  # noqa: E402
 from _fleet import Fleet, RunResult, percentile  # noqa: E402
 from _report import BURST, CEILING, CEILING_POSTGRES, references, render_table, targets  # noqa: E402
 from _trace import decompose  # noqa: E402
@@ -142,6 +142,17 @@ class Measure:
                     zip(
                         ("system", "readers", "broker", "database"),
                         self.cpu.per_scan_us(self.run.scans),
+                        strict=True,
+                    )
+                )
+                if self.cpu
+                else None
+            ),
+            "outside_us_per_scan": (
+                dict(
+                    zip(
+                        ("processes", "steal"),
+                        self.cpu.outside_per_scan_us(self.run.scans),
                         strict=True,
                     )
                 )
@@ -398,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     folder = Path(tempfile.mkdtemp(prefix="reemploi-bench-"))
     wal_ready = 0
+    probe_start = cpu_probe_ms()
     ceiling_conninfo: str | None = None
     settings = MosquittoSettings(max_queued_messages=0, max_inflight_messages=0)
     postgres: Postgres | None = None
@@ -505,6 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "machine": f"{platform.machine()}, {_cores()} cœurs, Python {platform.python_version()}",
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpu_probe_ms": [round(probe_start, 1), round(cpu_probe_ms(), 1)],
     }
     print(render_table(measures, context))
     if args.json:

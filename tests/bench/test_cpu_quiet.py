@@ -1,5 +1,7 @@
-"""bench/_cpu.wait_until_quiet: the bench waits for a process tree's background work (as
-PostgreSQL's autovacuum after a burst) before it measures the next system."""
+"""bench/_cpu: the bench waits for a process tree's background work (as PostgreSQL's
+autovacuum after a burst) before it measures the next system (``wait_until_quiet``), and
+counts what the rest of the machine used during a phase (``CpuMeter``: other processes,
+time stolen by the hypervisor)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 
-from _cpu import wait_until_quiet  # noqa: E402
+from _cpu import CpuMeter, cpu_probe_ms, host_cpu_seconds, wait_until_quiet  # noqa: E402
 
 BUSY_THEN_IDLE = """
 import time
@@ -59,3 +63,43 @@ def test_it_gives_up_after_its_limit() -> None:
     with _tree(busy_s=20.0) as pid:
         waited = wait_until_quiet(pid, window_s=0.25, limit_s=1.0)
     assert 1.0 <= waited < 2.5, waited
+
+
+PROC_STAT = """cpu  1000 50 300 9000 40 7 3 25 0 0
+cpu0 500 25 150 4500 20 4 2 12 0 0
+intr 12345
+"""
+
+
+def test_the_machine_busy_and_stolen_times_are_read_from_proc_stat() -> None:
+    ticks = os.sysconf("SC_CLK_TCK")
+    busy, steal = host_cpu_seconds(PROC_STAT)
+    # user + nice + system + irq + softirq; idle and iowait are not busy
+    assert busy == pytest.approx((1000 + 50 + 300 + 7 + 3) / ticks)
+    assert steal == pytest.approx(25 / ticks)
+    assert host_cpu_seconds("intr 1\n") == (0.0, 0.0)
+    real_busy, real_steal = host_cpu_seconds()
+    assert real_busy > 0 and real_steal >= 0
+
+
+def test_a_busy_process_outside_the_bench_is_counted_as_outside() -> None:
+    quiet = CpuMeter(None, None).stop()  # nothing measured but this process
+    assert quiet.outside >= 0 and quiet.steal >= 0
+    with _tree(busy_s=20.0):  # a process the meter does not watch, burning a core
+        meter = CpuMeter(None, None)
+        time.sleep(1.0)
+        use = meter.stop()
+    assert use.outside >= 0.5, use  # most of a core-second, whatever the scheduler gave it
+    assert use.readers < 0.3, use  # this process only slept
+    per_scan = use.outside_per_scan_us(1000)
+    assert per_scan[0] == pytest.approx(use.outside / 1000 * 1e6)
+
+
+def test_the_cpu_probe_is_slower_while_a_busy_process_shares_the_cores() -> None:
+    alone = cpu_probe_ms()
+    assert 0 < alone < 5000
+    # two processes burning both cores: the probe gets a share of one at best
+    with _tree(busy_s=30.0), _tree(busy_s=30.0):
+        time.sleep(0.3)
+        shared = cpu_probe_ms(repeat=1)
+    assert shared > alone, (alone, shared)

@@ -46,6 +46,10 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
     assert sorted(m["round"] for m in measures) == [1] * 6 + [2] * 6
     assert "Par manche / per round" in table
     assert "Forme de la traîne" in table  # the share of acks past 1, 2 and 3 ms
+    assert "Hors banc à" in table  # the rest of the machine: other processes, steal
+    assert "Étalon processeur" in table
+    assert len(report["context"]["cpu_probe_ms"]) == 2
+    assert all(ms > 0 for ms in report["context"]["cpu_probe_ms"])
     for target in report["targets"]:
         assert len(target["rounds"]) == 2  # the verdict is the median of both rounds
         assert target["value"] == pytest.approx(sum(target["rounds"]) / 2, abs=2e-3)
@@ -55,6 +59,8 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
         assert m["acked_twice"] == 0 and m["stray_acks"] == 0 and m["missing"] == 0, m
         assert m["stored"] == m["distinct"] == m["scans"], m
         assert m["ok"] and not m["problems"], m
+        outside = m["outside_us_per_scan"]
+        assert outside["processes"] >= 0 and outside["steal"] >= 0, m
         if m["system"] == "real-sqlite":
             # first taps chain one event each; repeat taps chain nothing
             assert m["events"] == m["expected_events"] > 0, m

@@ -1,5 +1,6 @@
 """bench/_report: the shape of the tail — the share of acks past 1, 2 and 3 ms at the
-highest paced rate, per system, the median of the rounds."""
+highest paced rate, per system, the median of the rounds — and what the rest of the
+machine used meanwhile."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 
-from _report import _tail_shape, tail_shares  # noqa: E402
+from _cpu import CpuUse  # noqa: E402
+from _report import _outside, _probe, _tail_shape, tail_shares  # noqa: E402
 
 
 def _measure(system: str, rnd: int, latencies: list[float]) -> SimpleNamespace:
@@ -50,3 +52,24 @@ def test_a_second_mode_and_a_stall_are_told_apart() -> None:
 
 def test_nothing_paced_at_that_rate_prints_nothing() -> None:
     assert _tail_shape([_measure("ceiling", 1, [1.0])], ["ceiling"], 500) == []
+
+
+def test_the_rest_of_the_machine_is_shown_per_scan_median_of_the_rounds() -> None:
+    def paced(rnd: int, outside: float, steal: float) -> SimpleNamespace:
+        m = _measure("real-postgres", rnd, [1.0])
+        m.run.scans = 10_000
+        m.cpu = CpuUse(1.0, 1.0, 1.0, 1.0, outside, steal)
+        return m
+
+    measures = [paced(1, 0.05, 0.0), paced(2, 0.9, 0.3), paced(3, 0.1, 0.02)]
+    lines = _outside(measures, ["ceiling", "real-postgres"], 1000)
+    assert lines[0].startswith("Hors banc à 1000/s")
+    assert lines[1] == "  real-postgres: 10 / 2"  # 0.1 s and 0.02 s over 10,000 scans
+    assert _outside(measures, ["real-postgres"], 500) == []
+
+
+def test_the_cpu_probe_is_printed_when_measured() -> None:
+    assert _probe({}) == []
+    (line,) = _probe({"cpu_probe_ms": [21.9, 30.2]})
+    assert line.startswith("Étalon processeur")
+    assert "21.9 ms au début, 30.2 ms à la fin" in line
