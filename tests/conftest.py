@@ -12,7 +12,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # makes `support` importable from any test
 
 from support.lifecycle import running, start_or_fail
+from support.processes import interrupt_on_sigterm
 from support.services import InfluxDB1, Mosquitto, MosquittoSettings, Postgres
+
+# A run stopped by SIGTERM (a CI time limit, `timeout make test`) tears its services down
+# as Ctrl-C does, instead of leaving them running beside the next one.
+interrupt_on_sigterm()
 
 # Tests that use these fixtures get the matching marker (`-m "not postgres"` works).
 _MARKER_FOR_FIXTURE = {

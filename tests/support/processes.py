@@ -4,24 +4,34 @@ Shared by the Mosquitto, PostgreSQL and InfluxDB launchers: a free port on 127.0
 a private temp folder (owned by the service's system user when we run as root), the
 process started in its own session with its output in a log file, and a stop that
 signals the PID, waits, then kills the whole process group.
+
+A run that is cut short must not leave its services behind (they run in sessions of
+their own, so nothing takes them down with the test process): on a normal exit or Ctrl-C
+``atexit`` stops them, a ``SIGTERM`` is turned into Ctrl-C (:func:`interrupt_on_sigterm`),
+and against ``SIGKILL`` each service is recorded, with its owner, in a registry folder;
+the next start of any service stops those whose owner is gone (:func:`stop_orphans`). A
+leftover broker or database is no harm to correctness, but its wake-ups stretch the tail
+of every latency measured beside it (docs/benchmarks.md, fifteenth session).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Self
 
 INSTALL_HINT = (
@@ -157,6 +167,99 @@ def _identity(user: str | None) -> tuple[int | None, int | None, list[int] | Non
 
 _live: weakref.WeakSet[ServiceProcess] = weakref.WeakSet()
 
+# One file per running service: {service pid and start time, owner pid and start time, name}
+REGISTRY = Path(tempfile.gettempdir()) / "reemploi-test-services"
+_orphans_checked = False
+
+
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot, ``/proc/<pid>/stat`` field 22): with
+    the PID, it names one process even after the PID is reused; None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[19]) if fields[0] not in {"Z", "X"} else None
+
+
+def _register(name: str, pid: int) -> None:
+    entry = {
+        "name": name,
+        "pid": pid,
+        "start": start_time(pid),
+        "owner": os.getpid(),
+        "owner_start": start_time(os.getpid()),
+    }
+    with contextlib.suppress(OSError):  # no registry (read-only /tmp): atexit still works
+        REGISTRY.mkdir(mode=0o700, exist_ok=True)
+        (REGISTRY / f"{pid}.json").write_text(json.dumps(entry))
+
+
+def _unregister(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        (REGISTRY / f"{pid}.json").unlink()
+
+
+def stop_orphans(registry: Path | None = None) -> list[str]:
+    """Stop the services recorded in ``registry`` whose owner (the test or bench process
+    that started them) is gone, each only if it is still the same process (PID and start
+    time); forget records of services already gone. Returns ``"name (pid N)"`` for each
+    service stopped."""
+    folder = registry or REGISTRY
+    stopped: list[str] = []
+    try:
+        records = sorted(folder.glob("*.json"))
+    except OSError:
+        return stopped
+    for record in records:
+        try:
+            entry = json.loads(record.read_text())
+            pid, owner = int(entry["pid"]), int(entry["owner"])
+        except (OSError, ValueError, KeyError, TypeError):
+            with contextlib.suppress(OSError):
+                record.unlink()
+            continue
+        if start_time(owner) == entry.get("owner_start") is not None:
+            continue  # its owner is running: its services are its own business
+        if start_time(pid) == entry.get("start") is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)  # the service and whatever it forked
+            stopped.append(f"{entry.get('name', '?')} (pid {pid})")
+        with contextlib.suppress(OSError):
+            record.unlink()
+    return stopped
+
+
+def _stop_orphans_once() -> None:
+    global _orphans_checked
+    if _orphans_checked:
+        return
+    _orphans_checked = True
+    stopped = stop_orphans()
+    if stopped:
+        print(
+            "services orphelins arrêtés (d'un passage interrompu) / orphaned services"
+            " stopped: " + ", ".join(stopped),
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def interrupt_on_sigterm() -> bool:
+    """``SIGTERM`` raises :class:`KeyboardInterrupt` in the main thread, as Ctrl-C does,
+    so that fixtures are torn down and ``atexit`` stops the services (by default a
+    ``SIGTERM`` ends Python at once, services left running). Only when nobody handles
+    ``SIGTERM`` yet; True when installed."""
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return False
+
+    def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    return True
+
 
 class ServiceProcess:
     """One long-running service process, started in its own session, stopped by PID."""
@@ -190,6 +293,7 @@ class ServiceProcess:
         """Launch, then poll ``ready()`` until it is true, the process dies, or time runs out."""
         if self.is_running():
             raise ServiceError(f"{self.name} is already running (pid {self.pid})")
+        _stop_orphans_once()
         uid, gid, groups = _identity(self.user)
         with self.log_path.open("ab") as log:
             log.write(f"$ {' '.join(self.argv)}\n".encode())
@@ -206,10 +310,13 @@ class ServiceProcess:
                 extra_groups=groups,
             )
         _live.add(self)
+        _register(self.name, self._popen.pid)
         deadline = time.monotonic() + timeout
         while True:
             code = self._popen.poll()
             if code is not None:
+                _live.discard(self)
+                _unregister(self._popen.pid)
                 raise ServiceStartError(
                     f"{self.name} exited with {code} during start-up; "
                     f"log {self.log_path}, tail:\n{log_tail(self.log_path)}"
@@ -244,6 +351,7 @@ class ServiceProcess:
             popen.kill()
         popen.wait(timeout=timeout)
         _live.discard(self)
+        _unregister(popen.pid)
 
 
 def pid_is_alive(pid: int) -> bool:
