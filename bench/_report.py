@@ -211,10 +211,11 @@ def _tail_shape(measures: list[Any], systems: list[str], rate: int) -> list[str]
 
 def _outside(measures: list[Any], systems: list[str], rate: int) -> list[str]:
     """The rest of the machine during the phases at ``rate``: CPU of every process outside
-    the bench and time stolen by the hypervisor, µs per scan (= ms per second at 1000/s),
-    median of the rounds. Not zero on a quiet host (the kernel's threads), but a service
-    left running or a busy neighbour shows here before it is taken for the system's
-    latency."""
+    the bench and of the kernel's work no process is charged for (interrupts, softirqs:
+    the loopback network, block I/O), and time stolen by the hypervisor, µs per scan
+    (= ms per second at 1000/s), median of the rounds. Not zero on a quiet host, but a
+    service left running or a busy neighbour shows here before it is taken for the
+    system's latency."""
     rows = []
     for system in systems:
         rounds = [m for m in _rounds(measures, system, f"paced-{rate}") if m.cpu is not None]
@@ -226,9 +227,11 @@ def _outside(measures: list[Any], systems: list[str], rate: int) -> list[str]:
     if not rows:
         return []
     title = (
-        f"Hors banc à {rate}/s (µs par lecture, médiane des manches) : autres processus /"
-        f" temps volé par l'hyperviseur — outside the bench at {rate}/s (µs per scan,"
-        " median of the rounds): other processes / time stolen by the hypervisor:"
+        f"Hors banc à {rate}/s (µs par lecture, médiane des manches) : autres processus et"
+        " travail du noyau hors processus (interruptions, E/S) / temps volé par"
+        f" l'hyperviseur — outside the bench at {rate}/s (µs per scan, median of the"
+        " rounds): other processes and the kernel's own work (interrupts, I/O) / time"
+        " stolen by the hypervisor:"
     )
     return [title, *rows, ""]
 
@@ -238,11 +241,11 @@ def _probe(context: dict[str, Any]) -> list[str]:
     probe = context.get("cpu_probe_ms")
     if not probe:
         return []
-    start, end = probe
+    (c0, m0), (c1, m1) = probe["start"], probe["end"]
     return [
-        f"Étalon processeur (boucle Python fixe, à comparer d'un passage à l'autre) :"
-        f" {start:.1f} ms au début, {end:.1f} ms à la fin / CPU probe (a fixed Python loop,"
-        " to compare between runs): at the start, at the end"
+        "Étalon processeur (Python fixe, à comparer d'un passage à l'autre) : calcul"
+        f" {c0:.1f} → {c1:.1f} ms, mémoire {m0:.1f} → {m1:.1f} ms (début → fin) / CPU"
+        " probe (fixed Python, to compare between runs): compute, memory (start → end)"
     ]
 
 

@@ -66,6 +66,7 @@ from _workload import (  # noqa: E402
     stage,
 )
 from sqlalchemy import Engine  # noqa: E402
+from support.processes import interrupt_on_sigterm  # noqa: E402
 from support.services import Mosquitto, MosquittoSettings, Postgres  # noqa: E402
 
 from reemploi.server.ingest.mqtt import BrokerAddress  # noqa: E402
@@ -375,6 +376,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    interrupt_on_sigterm()  # stopped by SIGTERM: its broker and database go too
     rates = [int(r) for r in args.rates.split(",") if r]
     phases: list[Round] = []
     for number in range(1, args.rounds + 1):
@@ -517,7 +519,10 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "machine": f"{platform.machine()}, {_cores()} cœurs, Python {platform.python_version()}",
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "cpu_probe_ms": [round(probe_start, 1), round(cpu_probe_ms(), 1)],
+        "cpu_probe_ms": {
+            "start": [round(v, 1) for v in probe_start],
+            "end": [round(v, 1) for v in cpu_probe_ms()],
+        },
     }
     print(render_table(measures, context))
     if args.json:

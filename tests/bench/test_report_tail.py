@@ -70,6 +70,6 @@ def test_the_rest_of_the_machine_is_shown_per_scan_median_of_the_rounds() -> Non
 
 def test_the_cpu_probe_is_printed_when_measured() -> None:
     assert _probe({}) == []
-    (line,) = _probe({"cpu_probe_ms": [21.9, 30.2]})
+    (line,) = _probe({"cpu_probe_ms": {"start": [21.9, 208.0], "end": [30.2, 301.5]}})
     assert line.startswith("Étalon processeur")
-    assert "21.9 ms au début, 30.2 ms à la fin" in line
+    assert "calcul 21.9 → 30.2 ms, mémoire 208.0 → 301.5 ms" in line
