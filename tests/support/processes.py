@@ -356,12 +356,7 @@ class ServiceProcess:
 
 def pid_is_alive(pid: int) -> bool:
     """True while ``pid`` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state not in {"Z", "X"}
+    return start_time(pid) is not None
 
 
 @atexit.register
