@@ -249,6 +249,22 @@ def _probe(context: dict[str, Any]) -> list[str]:
     ]
 
 
+def _idle(context: dict[str, Any]) -> list[str]:
+    """How idle cores wait (bench/_cpu.idle_policy): it sets the cost of every wake-up."""
+    idle = context.get("cpu_idle")
+    if not idle or not idle.get("driver"):
+        return []
+    poll = idle.get("halt_poll_ns")
+    polling = (
+        f", attente active avant l'arrêt {poll / 1000:g} µs / halt polling {poll / 1000:g} µs"
+        if poll is not None
+        else ""
+    )
+    return [
+        f"Veille des cœurs / CPU idle : {idle['driver']} ({idle.get('governor') or '?'})" + polling
+    ]
+
+
 def _counts(measures: list[Any], system: str) -> str:
     parts = []
     for m in measures:
@@ -296,6 +312,7 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         f" écriture du registre / ledger writer : {context.get('writer', 'process')} ;"
         f" {context['machine']} ; {context['when']}",
         *_probe(context),
+        *_idle(context),
         f"Rythmes / paced: {context['paced_seconds']:g} s mesurées après"
         f" {context.get('warmup_seconds', 0):g} s de mise en route au même rythme (lectures"
         " acquittées et comptées, hors latences) / measured after a warm-up at the same pace"

@@ -52,7 +52,7 @@ sys.path.insert(0, str(REPO / "tests"))  # tests/support: the throwaway services
 
 from _ceiling import PostgresStore, RawStore, SqliteStore, forget_session  # noqa: E402
 from _cluster import recycle_wal  # noqa: E402
-from _cpu import CpuMeter, CpuUse, cpu_probe_ms, wait_until_quiet  # noqa: E402
+from _cpu import CpuMeter, CpuUse, cpu_probe_ms, idle_policy, wait_until_quiet  # noqa: E402
 from _fleet import Fleet, RunResult, percentile  # noqa: E402
 from _report import BURST, CEILING, CEILING_POSTGRES, references, render_table, targets  # noqa: E402
 from _trace import decompose  # noqa: E402
@@ -519,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "machine": f"{platform.machine()}, {_cores()} cœurs, Python {platform.python_version()}",
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpu_idle": idle_policy(),
         "cpu_probe_ms": {
             "start": [round(v, 1) for v in probe_start],
             "end": [round(v, 1) for v in cpu_probe_ms()],

@@ -19,7 +19,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 
-from _cpu import CpuMeter, cpu_probe_ms, host_cpu_seconds, wait_until_quiet  # noqa: E402
+from _cpu import (  # noqa: E402
+    CpuMeter,
+    cpu_probe_ms,
+    host_cpu_seconds,
+    idle_policy,
+    wait_until_quiet,
+)
 
 BUSY_THEN_IDLE = """
 import time
@@ -103,3 +109,25 @@ def test_the_cpu_probe_is_slower_while_busy_processes_share_the_cores() -> None:
         time.sleep(0.3)
         shared = cpu_probe_ms(repeat=1)
     assert shared[0] > compute and shared[1] > memory, ((compute, memory), shared)
+
+
+def test_how_idle_cores_wait_is_read_from_sysfs(tmp_path: Path) -> None:
+    assert idle_policy(str(tmp_path)) == {"driver": None, "governor": None, "halt_poll_ns": None}
+    idle = tmp_path / "devices/system/cpu/cpuidle"
+    idle.mkdir(parents=True)
+    (idle / "current_driver").write_text("haltpoll\n")
+    (idle / "current_governor").write_text("menu\n")
+    assert idle_policy(str(tmp_path)) == {
+        "driver": "haltpoll",
+        "governor": "menu",
+        "halt_poll_ns": None,
+    }
+    (idle / "current_governor_ro").write_text("haltpoll\n")  # the one in force, when present
+    params = tmp_path / "module/haltpoll/parameters"
+    params.mkdir(parents=True)
+    (params / "guest_halt_poll_ns").write_text("0\n")
+    assert idle_policy(str(tmp_path)) == {
+        "driver": "haltpoll",
+        "governor": "haltpoll",
+        "halt_poll_ns": 0,
+    }

@@ -50,6 +50,9 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
     assert "Étalon processeur" in table
     probe = report["context"]["cpu_probe_ms"]
     assert all(ms > 0 for ms in (*probe["start"], *probe["end"])), probe
+    idle = report["context"]["cpu_idle"]  # how idle cores wait: what a wake-up costs
+    assert set(idle) == {"driver", "governor", "halt_poll_ns"}, idle
+    assert ("Veille des cœurs" in table) == bool(idle["driver"])
     for target in report["targets"]:
         assert len(target["rounds"]) == 2  # the verdict is the median of both rounds
         assert target["value"] == pytest.approx(sum(target["rounds"]) / 2, abs=2e-3)

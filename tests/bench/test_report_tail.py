@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 
 from _cpu import CpuUse  # noqa: E402
-from _report import _outside, _probe, _tail_shape, tail_shares  # noqa: E402
+from _report import _idle, _outside, _probe, _tail_shape, tail_shares  # noqa: E402
 
 
 def _measure(system: str, rnd: int, latencies: list[float]) -> SimpleNamespace:
@@ -73,3 +73,19 @@ def test_the_cpu_probe_is_printed_when_measured() -> None:
     (line,) = _probe({"cpu_probe_ms": {"start": [21.9, 208.0], "end": [30.2, 301.5]}})
     assert line.startswith("Étalon processeur")
     assert "calcul 21.9 → 30.2 ms, mémoire 208.0 → 301.5 ms" in line
+
+
+def test_how_idle_cores_wait_is_printed() -> None:
+    assert _idle({}) == []
+    assert _idle({"cpu_idle": {"driver": None, "governor": None, "halt_poll_ns": None}}) == []
+    (line,) = _idle({"cpu_idle": {"driver": "haltpoll", "governor": "haltpoll", "halt_poll_ns": 0}})
+    assert line.startswith("Veille des cœurs / CPU idle : haltpoll (haltpoll)")
+    assert "attente active avant l'arrêt 0 µs" in line
+    (line,) = _idle(
+        {"cpu_idle": {"driver": "intel_idle", "governor": "menu", "halt_poll_ns": None}}
+    )
+    assert line == "Veille des cœurs / CPU idle : intel_idle (menu)"
+    (line,) = _idle(
+        {"cpu_idle": {"driver": "haltpoll", "governor": "haltpoll", "halt_poll_ns": 200000}}
+    )
+    assert "halt polling 200 µs" in line
