@@ -1,5 +1,6 @@
-"""Simulated readers for the benchmark: one paho client each (TCP_NODELAY, QoS 1), a
-protocol v1 scan per tap, the ack decoded on the reader's ack topic.
+"""Simulated readers for the benchmark: one lean MQTT client each (bench/_lean_mqtt.py:
+TCP_NODELAY, QoS 1), a protocol v1 scan per tap, the ack decoded on the reader's ack
+topic.
 
 All the readers run in the calling thread: one ``select`` over their sockets
 (:meth:`Fleet.pump`), each scan written to its socket as it is published. The
@@ -7,7 +8,12 @@ readers stand for ten ESP32 boards elsewhere on the network; on the measured mac
 they should cost as little as possible and never queue behind each other. A paho
 network thread per reader (``loop_start``) cost ≈ 145 µs of CPU per scan in the
 throughput phase, and each publish had to wake its reader's thread first (measured
-under ``--trace`` as the *programmé → envoyé* stage).
+under ``--trace`` as the *programmé → envoyé* stage). One paho client per reader in
+this thread still cost ≈ 280–360 µs per scan in the paced phases (paho's Python work on
+every packet, a selector rebuilt and ten clients polled on every wake-up): as much CPU
+as the system under test, on the same two cores. Each scan is now one ``send`` of a
+packet built before its due time, and each wake-up one ``select`` and one ``recv`` per
+socket that has something.
 
 Two ways to drive them:
 
@@ -34,19 +40,18 @@ from __future__ import annotations
 
 import ctypes
 import math
-import selectors
+import select
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-import paho.mqtt.client as mqtt
+from _lean_mqtt import LeanClient, MqttError, publish_packet
 from _workload import Plan, ReaderPlan
 
 from reemploi.protocol import wire
-from reemploi.server.ingest.mqtt import BrokerAddress, make_client
+from reemploi.server.ingest.mqtt import BrokerAddress
 
 KEEPALIVE_S = 60
 
@@ -80,9 +85,12 @@ class _Reader:
     def __init__(
         self, address: BrokerAddress, device: str, site: str, tag: str, first_seq: int
     ) -> None:
+        if address.tls:
+            raise ValueError("les lecteurs simulés parlent TCP en clair au broker du banc")
         self.device = device
         self.site = site
-        self.scan_topic = wire.topic(site, device, "scan")
+        self.scan_topic = wire.topic(site, device, "scan").encode()
+        self.ack_topic = wire.topic(site, device, "ack")
         self.next_seq = first_seq
         self.sent: dict[int, tuple[float, str]] = {}  # seq → (reference time, key)
         self.acked: Counter[int] = Counter()
@@ -94,23 +102,20 @@ class _Reader:
         self.last_ack = 0.0
         self.inflight = 0
         self.timeline: dict[str, list[float]] | None = None  # key → [due, sent, acked]
-        self.subscribed = False
-        self.client = make_client(address, f"bench-{tag}-{device}"[:60], clean_session=True)
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = self._on_message
-        self.address = address
+        self.client = LeanClient(
+            address.host,
+            address.port,
+            f"bench-{tag}-{device}"[:60],
+            self._on_message,
+            KEEPALIVE_S,
+            address.username,
+            address.password,
+        )
 
-    def _on_connect(self, client: mqtt.Client, *_args: Any) -> None:
-        client.subscribe(wire.topic(self.site, self.device, "ack"), qos=1)
-
-    def _on_subscribe(self, *_args: Any) -> None:
-        self.subscribed = True
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, payload: bytes) -> None:
         now = time.perf_counter()
         try:
-            ack = wire.decode_ack(msg.payload)
+            ack = wire.decode_ack(payload)
         except wire.MalformedMessage:
             self.stray += 1
             return
@@ -132,7 +137,8 @@ class _Reader:
         self.inflight -= 1
 
     def send(self, uri: str, reference: float) -> None:
-        self.publish(self.prepare(uri), reference)
+        scan = self.prepare(uri)
+        self.publish(scan, reference, self.encode(scan))
 
     def prepare(self, uri: str) -> wire.Scan:
         """The reader's next scan of ``uri``, not sent yet (its sequence number taken)."""
@@ -140,13 +146,16 @@ class _Reader:
         self.next_seq += 1
         return wire.Scan(self.device, seq, wire.KIND_NDEF_URI, uri, None, int(time.time() * 1e3))
 
-    def publish(self, scan: wire.Scan, reference: float, payload: bytes | None = None) -> None:
-        """Send ``scan`` (``payload``: its encoding, when made beforehand); its latency
+    def encode(self, scan: wire.Scan) -> bytes:
+        """``scan``'s whole MQTT packet (QoS 1 PUBLISH on the reader's scan topic)."""
+        return publish_packet(self.scan_topic, wire.encode_scan(scan), self.client.packet_id())
+
+    def publish(self, scan: wire.Scan, reference: float, packet: bytes) -> None:
+        """Send ``scan`` (``packet``: its PUBLISH, from :meth:`encode`); its latency
         counts from ``reference``."""
         self.sent[scan.seq] = (reference, scan.key)
         self.inflight += 1
-        # No network thread: paho writes the packet to the socket here and now.
-        self.client.publish(self.scan_topic, payload or wire.encode_scan(scan), qos=1)
+        self.client.publish(packet)  # written to the socket here and now
         if self.timeline is not None:
             self.timeline[scan.key] = [reference, time.perf_counter(), 0.0]
 
@@ -183,10 +192,8 @@ class Fleet:
         if trace:
             for reader in self.readers.values():
                 reader.timeline = {}
-        # select(2) takes its timeout in microseconds (epoll and poll: milliseconds,
-        # rounded up, which would send paced scans up to 1 ms late).
-        self._selector = selectors.SelectSelector()
-        self._writing: set[_Reader] = set()
+        self._by_fd: dict[int, _Reader] = {}
+        self._sockets: list[int] = []
         self._misc_at = 0.0
 
     def timeline(self) -> dict[str, list[float]]:
@@ -197,57 +204,42 @@ class Fleet:
         return merged
 
     def __enter__(self) -> Fleet:
-        for reader in self.readers.values():
-            reader.client.connect(reader.address.host, reader.address.port, KEEPALIVE_S)
-            sock = reader.client.socket()
-            assert sock is not None
-            self._selector.register(sock, selectors.EVENT_READ, reader)
-        ready = self._pump_until(lambda: all(r.subscribed for r in self.readers.values()), 10)
-        if not ready:
-            late = [r.device for r in self.readers.values() if not r.subscribed]
-            raise RuntimeError(f"{', '.join(late)} : pas d'abonnement aux acks")
+        try:
+            for reader in self.readers.values():
+                reader.client.open(reader.ack_topic)
+                self._by_fd[reader.client.fileno()] = reader
+        except (OSError, MqttError):
+            self.__exit__()
+            raise
+        self._sockets = list(self._by_fd)
         return self
 
     def __exit__(self, *_exc: object) -> None:
         for reader in self.readers.values():
-            reader.client.disconnect()
-        self._selector.close()
+            reader.client.close()
+        self._by_fd.clear()
+        self._sockets = []
 
     # ------------------------------------------------------------------ network
 
     def pump(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the readers' sockets, then read what came
-        (acks: stamped as they are decoded) and write what paho could not write at once."""
-        for reader in list(self._writing):
-            if not reader.client.want_write():
-                self._selector.modify(reader.client.socket(), selectors.EVENT_READ, reader)
-                self._writing.discard(reader)
-        for key, events in self._selector.select(max(timeout, 0.0)):
-            reader = key.data
-            if events & selectors.EVENT_READ:
-                _check(reader, reader.client.loop_read())
-            if events & selectors.EVENT_WRITE:
-                _check(reader, reader.client.loop_write())
-        for reader in self.readers.values():
-            if reader.client.want_write() and reader not in self._writing:
-                self._selector.modify(
-                    reader.client.socket(), selectors.EVENT_READ | selectors.EVENT_WRITE, reader
-                )
-                self._writing.add(reader)
+        (acks: stamped as they are decoded, acknowledged at once) and write what a socket
+        could not take before. ``select(2)``: its timeout is in microseconds (``poll`` and
+        ``epoll`` take milliseconds, rounded up, which would send paced scans up to 1 ms
+        late)."""
+        by_fd = self._by_fd
+        writing = [fd for fd, reader in by_fd.items() if reader.client.pending]
+        readable, writable, _ = select.select(self._sockets, writing, [], max(timeout, 0.0))
+        for fd in readable:
+            by_fd[fd].client.read()
+        for fd in writable:
+            by_fd[fd].client.flush()
         now = time.monotonic()
         if now >= self._misc_at:  # keep-alive pings
-            for reader in self.readers.values():
-                _check(reader, reader.client.loop_misc())
+            for reader in by_fd.values():
+                reader.client.keepalive(now)
             self._misc_at = now + 1.0
-
-    def _pump_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while not done():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self.pump(min(left, 0.05))
-        return True
 
     # ------------------------------------------------------------------ drives
 
@@ -287,13 +279,13 @@ class Fleet:
         for i, (reader, uri) in enumerate(order):
             due = start + i / rate
             scan = reader.prepare(uri)  # built before its due time: only the send is late
-            payload = wire.encode_scan(scan)
+            packet = reader.encode(scan)
             while True:
                 ahead = due - time.perf_counter()
                 if ahead <= 0:
                     break
                 self.pump(ahead)  # acks are read while waiting; no spinning
-            reader.publish(scan, due, payload)
+            reader.publish(scan, due, packet)
         result = self._collect(plan, start, timeout_s)
         result.measured_from = start + warmup_s
         return result
@@ -346,14 +338,6 @@ def punctual_timers() -> bool:
         return bool(libc.prctl(_PR_SET_TIMERSLACK, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
-
-
-def _check(reader: _Reader, rc: mqtt.MQTTErrorCode) -> None:
-    """A reader that lost its connection fails the run (its acks would be missing)."""
-    if rc != mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS:
-        raise RuntimeError(
-            f"{reader.device} : connexion au broker perdue ({mqtt.error_string(rc)})"
-        )
 
 
 def percentile(values: Sequence[float], q: float) -> float:
