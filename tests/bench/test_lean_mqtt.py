@@ -62,8 +62,11 @@ def test_frames_cut_anywhere_come_out_whole_and_in_order() -> None:
         assert parse_publish(got[0][1], got[0][2]) == ("t/a", 7, b"hello")
         assert got[1][2] == b"\x00\x09"
         assert parse_publish(got[2][1], got[2][2]) == ("t/b", 8, big)
-    frames = Frames()
-    assert [frames.feed(bytes([b])) for b in stream[:-1]] and frames.feed(stream[-1:])
+    frames = Frames()  # one byte at a time: each packet comes out once, when it is whole
+    pieces = [frames.feed(bytes([b])) for b in stream]
+    whole = [i for i, got in enumerate(pieces) if got]
+    assert [kind for got in pieces for kind, _, _ in got] == [PUBLISH, PUBACK, PUBLISH]
+    assert whole == [13, 17, len(stream) - 1]  # the last byte of each packet
 
 
 def test_a_malformed_or_oversized_length_is_an_error() -> None:
