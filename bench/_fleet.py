@@ -47,7 +47,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from _lean_mqtt import LeanClient, MqttError, publish_packet
+from _lean_mqtt import LeanClient, publish_packet
 from _workload import Plan, ReaderPlan
 
 from reemploi.protocol import wire
@@ -89,7 +89,7 @@ class _Reader:
             raise ValueError("les lecteurs simulés parlent TCP en clair au broker du banc")
         self.device = device
         self.site = site
-        self.scan_topic = wire.topic(site, device, "scan").encode()
+        self.scan_topic = wire.topic(site, device, "scan")
         self.ack_topic = wire.topic(site, device, "ack")
         self.next_seq = first_seq
         self.sent: dict[int, tuple[float, str]] = {}  # seq → (reference time, key)
@@ -208,7 +208,7 @@ class Fleet:
             for reader in self.readers.values():
                 reader.client.open(reader.ack_topic)
                 self._by_fd[reader.client.fileno()] = reader
-        except (OSError, MqttError):
+        except BaseException:  # the readers already connected are closed
             self.__exit__()
             raise
         self._sockets = list(self._by_fd)

@@ -9,129 +9,74 @@ test, on the same two cores. Here a scan is one ``send`` of bytes built beforeha
 everything one ``recv`` brings is parsed in one pass, its PUBACKs written back in one
 ``send``.
 
-The codec follows the MQTT 3.1.1 standard (OASIS, 2014): fixed header, remaining length
-in 7-bit groups, CONNECT (protocol level 4), SUBSCRIBE, PUBLISH, PUBACK, PINGREQ,
-DISCONNECT. Plain TCP only (the bench's broker listens on 127.0.0.1), with TCP_NODELAY
+The packets are built and decoded by the reader firmware's own MQTT 3.1.1 codec
+(``firmware/lib/reader/mqtt_packet.py``, which runs under CPython too): what is here is
+the socket's side — splitting a stream into packets, the non-blocking writes, the
+keep-alive. Plain TCP only (the bench's broker listens on 127.0.0.1), with TCP_NODELAY
 as every client of the bench.
 """
 
 from __future__ import annotations
 
 import socket
-import struct
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
-PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
-MAX_PACKET = 1 << 20  # a reader receives acks of a few hundred bytes: anything larger is wrong
+_FIRMWARE_LIB = str(Path(__file__).resolve().parent.parent / "firmware" / "lib")
+if _FIRMWARE_LIB not in sys.path:
+    sys.path.insert(0, _FIRMWARE_LIB)
+
+from reader import mqtt_packet as packets  # noqa: E402  (the readers' own codec, portable)
+from reader.mqtt_packet import MqttProtocolError  # noqa: E402
 
 
 class MqttError(RuntimeError):
-    """The broker refused the reader, closed the connection, or sent what a reader never
-    expects."""
+    """The broker refused the reader, or closed the connection."""
 
 
-def remaining_length(n: int) -> bytes:
-    """``n`` as MQTT's variable-length integer (7 bits per byte, low group first)."""
-    if not 0 <= n <= 268_435_455:
-        raise ValueError(f"longueur hors limites : {n}")
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _text(value: str | bytes) -> bytes:
-    raw = value.encode() if isinstance(value, str) else value
-    return struct.pack("!H", len(raw)) + raw
-
-
-def packet(kind: int, flags: int, body: bytes) -> bytes:
-    return bytes([kind << 4 | flags]) + remaining_length(len(body)) + body
-
-
-def connect_packet(
-    client_id: str, keepalive_s: int, username: str | None = None, password: str | None = None
-) -> bytes:
-    flags = 0x02  # clean session
-    payload = _text(client_id)
-    if username is not None:
-        flags |= 0x80
-        payload += _text(username)
-        if password is not None:
-            flags |= 0x40
-            payload += _text(password)
-    return packet(
-        CONNECT, 0, _text("MQTT") + bytes([4, flags]) + struct.pack("!H", keepalive_s) + payload
-    )
-
-
-def subscribe_packet(packet_id: int, topic: str, qos: int) -> bytes:
-    return packet(SUBSCRIBE, 0x02, struct.pack("!H", packet_id) + _text(topic) + bytes([qos]))
-
-
-def publish_packet(topic: bytes, payload: bytes, packet_id: int) -> bytes:
-    """A QoS 1 PUBLISH (``topic`` already encoded as UTF-8)."""
-    body = struct.pack("!H", len(topic)) + topic + struct.pack("!H", packet_id) + payload
-    return b"\x32" + remaining_length(len(body)) + body
-
-
-def puback_packet(packet_id: int) -> bytes:
-    return b"\x40\x02" + struct.pack("!H", packet_id)
+def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
+    """A QoS 1 PUBLISH, built by the firmware's codec."""
+    return bytes(packets.publish(topic, payload, qos=1, packet_id=packet_id))
 
 
 class Frames:
     """Splits a byte stream into MQTT packets: :meth:`feed` takes what ``recv`` returned
-    and yields every packet complete so far as (type, flags, body); a packet cut between
-    two reads waits for the rest."""
+    and returns every packet complete so far as (first byte, body); a packet cut between
+    two reads waits for the rest. Lengths are read by the firmware's
+    ``decode_remaining_length`` (at most four bytes, at most its ``MAX_PACKET``:
+    :class:`MqttProtocolError` otherwise)."""
 
     __slots__ = ("_buffer",)
 
     def __init__(self) -> None:
         self._buffer = b""
 
-    def feed(self, data: bytes) -> list[tuple[int, int, bytes]]:
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         buffer = self._buffer + data if self._buffer else data
-        out: list[tuple[int, int, bytes]] = []
+        out: list[tuple[int, bytes]] = []
         at, end = 0, len(buffer)
         while end - at >= 2:
-            length, shift, i = 0, 0, at + 1
-            while True:
-                if i >= end:
-                    self._buffer = buffer[at:]
-                    return out
-                digit = buffer[i]
-                length |= (digit & 0x7F) << shift
-                i += 1
-                if not digit & 0x80:
-                    break
-                shift += 7
-                if shift > 21:
-                    raise MqttError("longueur restante mal formée")
-            if length > MAX_PACKET:
-                raise MqttError(f"paquet de {length} octets : trop grand pour un lecteur")
-            if end - i < length:
+            cursor = at + 1
+
+            def next_byte() -> int:
+                nonlocal cursor
+                byte = buffer[cursor]  # IndexError: the length itself is not all here
+                cursor += 1
+                return byte
+
+            try:
+                length = packets.decode_remaining_length(next_byte)
+            except IndexError:
                 break
-            first = buffer[at]
-            out.append((first >> 4, first & 0x0F, buffer[i : i + length]))
-            at = i + length
+            if end - cursor < length:
+                break
+            out.append((buffer[at], buffer[cursor : cursor + length]))
+            at = cursor + length
         self._buffer = buffer[at:]
         return out
-
-
-def parse_publish(flags: int, body: bytes) -> tuple[str, int | None, bytes]:
-    """A PUBLISH's topic, packet id (None at QoS 0) and payload."""
-    (size,) = struct.unpack_from("!H", body)
-    topic = body[2 : 2 + size].decode()
-    at = 2 + size
-    qos = (flags >> 1) & 0x03
-    if qos == 0:
-        return topic, None, body[at:]
-    (packet_id,) = struct.unpack_from("!H", body, at)
-    return topic, packet_id, body[at + 2 :]
 
 
 class LeanClient:
@@ -171,18 +116,23 @@ class LeanClient:
         sock = socket.create_connection((self.host, self.port), timeout=timeout_s)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = sock
-        sock.sendall(connect_packet(self.client_id, self.keepalive_s, self.username, self.password))
-        kind, _flags, body = self._answer()
-        if kind != CONNACK or len(body) != 2 or body[1] != 0:
-            raise MqttError(f"connexion refusée par le broker (type {kind}, {body!r})")
-        sock.sendall(subscribe_packet(1, topic, 1))
-        kind, _flags, body = self._answer()
-        if kind != SUBACK or body[2:] != b"\x01":
-            raise MqttError(f"abonnement refusé : {topic} (type {kind}, {body!r})")
+        sock.sendall(
+            packets.connect(self.client_id, self.keepalive_s, self.username, self.password)
+        )
+        answer = self._answer()
+        if answer[0] != packets.CONNACK or answer[2] != 0:
+            refused = answer[0] == packets.CONNACK
+            reason = packets.CONNACK_TEXT.get(answer[2], answer[2]) if refused else answer
+            raise MqttError(f"connexion refusée par le broker ({reason})")
+        sock.sendall(packets.subscribe(1, [(topic, 1)]))
+        answer = self._answer()
+        if answer[0] != packets.SUBACK or answer[2] != [1]:
+            raise MqttError(f"abonnement refusé : {topic} ({answer})")
         sock.setblocking(False)
         self._ping_at = time.monotonic() + self.keepalive_s / 2
 
-    def _answer(self) -> tuple[int, int, bytes]:
+    def _answer(self) -> tuple[Any, ...]:
+        """The broker's one answer to what was just sent, decoded."""
         assert self.sock is not None
         while True:
             data = self.sock.recv(4096)
@@ -192,7 +142,7 @@ class LeanClient:
             if frames:
                 if len(frames) > 1:
                     raise MqttError("réponses inattendues du broker")
-                return frames[0]
+                return tuple(packets.parse(*frames[0]))
 
     def packet_id(self) -> int:
         """The next packet id (1–65535, then again from 1)."""
@@ -238,16 +188,17 @@ class LeanClient:
         if not data:
             raise MqttError("connexion fermée par le broker")
         acks = b""
-        for kind, flags, body in self._frames.feed(data):
-            if kind == PUBLISH:
-                _topic, packet_id, payload = parse_publish(flags, body)
-                if packet_id is not None:
-                    acks += puback_packet(packet_id)
-                self.on_message(payload)
-            elif kind == PUBACK:
+        for first, body in self._frames.feed(data):
+            packet = packets.parse(first, body)
+            kind = packet[0]
+            if kind == packets.PUBLISH:
+                if packet[3]:  # QoS 1: acknowledged in this pass
+                    acks += packets.puback(packet[4])
+                self.on_message(packet[2])
+            elif kind == packets.PUBACK:
                 self.unacked -= 1
-            elif kind != PINGRESP:
-                raise MqttError(f"paquet inattendu du broker : type {kind}")
+            elif kind != packets.PINGRESP:
+                raise MqttProtocolError(f"paquet inattendu du broker : type {kind}")
         if acks:
             self._write(acks)
 
@@ -256,7 +207,7 @@ class LeanClient:
         after 1.5 times it)."""
         if now >= self._ping_at:
             self._ping_at = now + self.keepalive_s / 2
-            self._write(bytes([PINGREQ << 4, 0]))
+            self._write(packets.pingreq())
 
     def close(self) -> None:
         if self.sock is None:
@@ -266,7 +217,7 @@ class LeanClient:
             self.sock.settimeout(1.0)
             if self.pending:
                 self.sock.sendall(self.pending)
-            self.sock.sendall(bytes([DISCONNECT << 4, 0]))
+            self.sock.sendall(packets.disconnect())
         except OSError:
             pass
         finally:

@@ -1,6 +1,7 @@
-"""bench/_lean_mqtt: the simulated readers' own MQTT 3.1.1 client — its codec, and a
-reader's whole life against a real Mosquitto (connect, subscribe, publish at QoS 1, a
-message forwarded and acknowledged, keep-alive, disconnect)."""
+"""bench/_lean_mqtt: the simulated readers' MQTT client (the firmware's codec, the bench's
+sockets) — a stream split into packets, and a reader's whole life against a real
+Mosquitto (connect, subscribe, publish at QoS 1, a message forwarded and acknowledged,
+keep-alive, disconnect)."""
 
 from __future__ import annotations
 
@@ -16,69 +17,43 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 
 from _lean_mqtt import (  # noqa: E402
-    PUBACK,
-    PUBLISH,
     Frames,
     LeanClient,
     MqttError,
-    parse_publish,
-    puback_packet,
+    MqttProtocolError,
+    packets,
     publish_packet,
-    remaining_length,
 )
 from support.mosquitto import Mosquitto, MosquittoSettings  # noqa: E402
 
 from reemploi.server.ingest.mqtt import BrokerAddress, make_client  # noqa: E402
 
 
-@pytest.mark.parametrize(
-    ("n", "encoded"),
-    [
-        (0, b"\x00"),
-        (127, b"\x7f"),
-        (128, b"\x80\x01"),
-        (16_383, b"\xff\x7f"),
-        (16_384, b"\x80\x80\x01"),
-        (268_435_455, b"\xff\xff\xff\x7f"),
-    ],
-)
-def test_the_remaining_length_is_the_standards_variable_integer(n: int, encoded: bytes) -> None:
-    # the examples of MQTT 3.1.1, section 2.2.3
-    assert remaining_length(n) == encoded
-
-
-def test_a_length_past_the_standards_limit_is_refused() -> None:
-    with pytest.raises(ValueError):
-        remaining_length(268_435_456)
-
-
 def test_frames_cut_anywhere_come_out_whole_and_in_order() -> None:
     big = b"x" * 300  # a two-byte remaining length
-    stream = publish_packet(b"t/a", b"hello", 7) + puback_packet(9) + publish_packet(b"t/b", big, 8)
+    stream = publish_packet("t/a", b"hello", 7) + packets.puback(9) + publish_packet("t/b", big, 8)
+    kinds = [packets.PUBLISH, packets.PUBACK, packets.PUBLISH]
     for cut in range(1, len(stream)):
         frames = Frames()
-        got = frames.feed(stream[:cut]) + frames.feed(stream[cut:])
-        assert [kind for kind, _, _ in got] == [PUBLISH, PUBACK, PUBLISH], cut
-        assert parse_publish(got[0][1], got[0][2]) == ("t/a", 7, b"hello")
-        assert got[1][2] == b"\x00\x09"
-        assert parse_publish(got[2][1], got[2][2]) == ("t/b", 8, big)
+        got = [packets.parse(*f) for f in frames.feed(stream[:cut]) + frames.feed(stream[cut:])]
+        assert [p[0] for p in got] == kinds, cut
+        assert (got[0][1], got[0][2], got[0][4]) == ("t/a", b"hello", 7)
+        assert got[1] == (packets.PUBACK, 9)
+        assert (got[2][1], got[2][2], got[2][4]) == ("t/b", big, 8)
     frames = Frames()  # one byte at a time: each packet comes out once, when it is whole
     pieces = [frames.feed(bytes([b])) for b in stream]
     whole = [i for i, got in enumerate(pieces) if got]
-    assert [kind for got in pieces for kind, _, _ in got] == [PUBLISH, PUBACK, PUBLISH]
+    assert [first >> 4 for got in pieces for first, _ in got] == kinds
     assert whole == [13, 17, len(stream) - 1]  # the last byte of each packet
 
 
 def test_a_malformed_or_oversized_length_is_an_error() -> None:
-    with pytest.raises(MqttError, match="mal formée"):
+    with pytest.raises(MqttProtocolError, match="longer than 4 bytes"):
         Frames().feed(b"\x30\xff\xff\xff\xff\x01")
-    with pytest.raises(MqttError, match="trop grand"):
-        Frames().feed(b"\x30" + remaining_length(2 << 20))
-
-
-def test_a_qos0_publish_has_no_packet_id() -> None:
-    body = b"\x00\x03t/a" + b"payload"
-    assert parse_publish(0, body) == ("t/a", None, b"payload")
+    oversized = packets.MAX_PACKET + 1  # two length bytes: 0x81, then the rest
+    assert oversized < 128 * 128
+    with pytest.raises(MqttProtocolError, match="too large"):
+        Frames().feed(b"\x30" + bytes([oversized & 0x7F | 0x80, oversized >> 7]))
 
 
 def _pump(client: LeanClient, until: object, timeout_s: float = 5.0) -> None:
@@ -105,7 +80,7 @@ def test_a_reader_connects_subscribes_publishes_and_is_forwarded_its_acks() -> N
         try:
             time.sleep(0.3)  # the subscription in place
             for i in range(1, 4):
-                reader.publish(publish_packet(b"site/dev/scan", b"scan-%d" % i, reader.packet_id()))
+                reader.publish(publish_packet("site/dev/scan", b"scan-%d" % i, reader.packet_id()))
             assert reader.unacked == 3
             _pump(reader, lambda: reader.unacked == 0)  # the broker's PUBACKs, counted
             deadline = time.monotonic() + 5
