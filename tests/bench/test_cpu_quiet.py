@@ -21,9 +21,13 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from _cpu import (  # noqa: E402
     CpuMeter,
+    HostTimes,
     cpu_probe_ms,
-    host_cpu_seconds,
+    cpu_seconds,
+    host_busy_seconds,
+    host_times,
     idle_policy,
+    tree_cpu_seconds,
     wait_until_quiet,
 )
 
@@ -73,19 +77,88 @@ def test_it_gives_up_after_its_limit() -> None:
 
 PROC_STAT = """cpu  1000 50 300 9000 40 7 3 25 0 0
 cpu0 500 25 150 4500 20 4 2 12 0 0
+cpu1 500 25 150 4500 20 3 1 13 0 0
 intr 12345
 """
 
 
-def test_the_machine_busy_and_stolen_times_are_read_from_proc_stat() -> None:
+def test_the_machine_idle_and_stolen_times_and_cores_are_read_from_proc_stat() -> None:
     ticks = os.sysconf("SC_CLK_TCK")
-    busy, steal = host_cpu_seconds(PROC_STAT)
-    # user + nice + system + irq + softirq; idle and iowait are not busy
-    assert busy == pytest.approx((1000 + 50 + 300 + 7 + 3) / ticks)
-    assert steal == pytest.approx(25 / ticks)
-    assert host_cpu_seconds("intr 1\n") == (0.0, 0.0)
-    real_busy, real_steal = host_cpu_seconds()
-    assert real_busy > 0 and real_steal >= 0
+    times = host_times(PROC_STAT)
+    assert times.idle == pytest.approx((9000 + 40) / ticks)  # idle + iowait
+    assert times.steal == pytest.approx(25 / ticks)
+    assert times.cores == 2
+    assert host_times("intr 1\n") == HostTimes(0.0, 0.0, 0)
+    real = host_times()
+    assert real.idle > 0 and real.steal >= 0 and real.cores == os.cpu_count()
+
+
+def test_busy_is_what_the_cores_did_not_spend_idle_or_stolen() -> None:
+    start, end = HostTimes(100.0, 5.0, 2), HostTimes(101.2, 5.3, 2)
+    busy, steal = host_busy_seconds(start, end, elapsed_s=1.0)  # 2 core-seconds elapsed
+    assert busy == pytest.approx(2.0 - 1.2 - 0.3)
+    assert steal == pytest.approx(0.3)
+    # readings a little apart never give a negative figure
+    assert host_busy_seconds(start, HostTimes(102.5, 5.0, 2), elapsed_s=1.0) == (0.0, 0.0)
+
+
+BURSTY = """
+import time
+end = time.monotonic() + {seconds}
+due = time.perf_counter()
+while time.monotonic() < end:
+    start = time.perf_counter()
+    while time.perf_counter() - start < 0.0002:
+        pass
+    due += 0.001
+    wait = due - time.perf_counter()
+    if wait > 0:
+        time.sleep(wait)
+"""
+
+
+def test_a_process_waking_every_millisecond_is_counted_at_its_real_cost() -> None:
+    # 200 µs of work in every ms, as the paced phases wake their processes: the tick's
+    # samples of busy time said 3.02 s, then 0.01 s, for 0.66 s of such work (see
+    # bench/_cpu.py); the idle time does not sample
+    proc = subprocess.Popen([sys.executable, "-c", BURSTY.format(seconds=3.0)])
+    try:
+        time.sleep(0.3)  # started
+        before = cpu_seconds(proc.pid)
+        meter = CpuMeter(None, None)
+        time.sleep(2.0)
+        use = meter.stop()
+        spent = cpu_seconds(proc.pid) - before
+    finally:
+        proc.kill()
+        proc.wait()
+    assert 0.2 < spent < 1.2, spent  # a fifth of a core, give or take the host
+    assert spent * 0.6 - 0.1 < use.outside < spent * 1.6 + 0.15, (spent, use)
+
+
+REAPED = """
+import subprocess, sys, time
+time.sleep({wait})
+subprocess.run([sys.executable, "-c", {burn!r}])
+time.sleep(30)
+"""
+
+
+def test_a_descendant_that_ends_during_the_measure_keeps_its_cpu_in_the_tree() -> None:
+    # as an autovacuum worker or a backend of PostgreSQL that exits: its parent reaps it
+    burn = "import time\nend = time.monotonic() + 0.8\nwhile time.monotonic() < end: pass"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", REAPED.format(wait=0.5, burn=burn)], start_new_session=True
+    )
+    try:
+        time.sleep(0.2)
+        before = tree_cpu_seconds(proc.pid)
+        time.sleep(2.0)  # the child started, burned 0.8 s and was reaped meanwhile
+        after = tree_cpu_seconds(proc.pid)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert after - before >= 0.6, (before, after)
 
 
 def test_a_busy_process_outside_the_bench_is_counted_as_outside() -> None:
@@ -104,8 +177,12 @@ def test_a_busy_process_outside_the_bench_is_counted_as_outside() -> None:
 def test_the_cpu_probe_is_slower_while_busy_processes_share_the_cores() -> None:
     compute, memory = cpu_probe_ms(repeat=2)
     assert 0 < compute < memory < 60_000
-    # two processes burning both cores: each probe gets a share of one at best
-    with _tree(busy_s=60.0), _tree(busy_s=60.0):
+    # as many processes burning as there are cores, and one more: the probe gets at best
+    # a share of a core (with only one per core, the 20 ms compute probe sometimes ran
+    # whole on a core the scheduler left it, as fast as alone)
+    with contextlib.ExitStack() as busy:
+        for _ in range((os.cpu_count() or 1) + 1):
+            busy.enter_context(_tree(busy_s=60.0))
         time.sleep(0.3)
         shared = cpu_probe_ms(repeat=1)
     assert shared[0] > compute and shared[1] > memory, ((compute, memory), shared)
