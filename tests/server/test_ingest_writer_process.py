@@ -19,12 +19,14 @@ from server_world import (
     LAPTOP_URI,
     SCREEN_URI,
     World,
+    declare_laptops,
     load_world,
     start_ingest,
 )
 from sqlalchemy import func, select, text
 
 from reemploi.protocol import wire
+from reemploi.server import ledger
 from reemploi.server.api.app import build_state
 from reemploi.server.db.engine import make_engine
 from reemploi.server.db.tables import custody_events, sightings
@@ -286,3 +288,67 @@ def test_hybrid_writer_writes_small_batches_here_and_large_ones_in_the_process(
     assert [wire.decode_ack(a.payload).seq for a in small.acks] == [1, 2]
     assert [wire.decode_ack(a.payload).seq for a in large.acks] == list(range(3, 13))
     assert all(_sightings_of(world, seq) == 1 for seq in range(1, 13))
+
+
+def test_the_two_writers_of_a_hybrid_tell_each_other_what_they_committed(
+    pg_world: World,
+) -> None:
+    # PostgreSQL: each writer takes the chain's head and the assets from what it remembers
+    # (ingest/memory.py), and the database does not announce an ingest writer's changes.
+    # Each batch after a switch between the two would find its memory stale and be done
+    # twice ("memory_stale"), unless each tells the other what it committed.
+    declared = declare_laptops(pg_world.engine, 5)  # before the writers load theirs
+    links = list(declared)
+    with pg_world.engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(custody_events)).scalar_one()
+    options = IngestOptions()
+    pipeline = IngestPipeline(pg_world.engine, Registry(ttl_s=0.0), options)
+    url = pg_world.engine.url.render_as_string(hide_password=False)
+    writer = make_writer("hybrid", pipeline, WriterSpec(url, "FULL", options, 0.0), local_max=2)
+    assert isinstance(writer, HybridWriter)
+    site, device = COUNTER
+    now = datetime.now(UTC)
+    seq = iter(range(1, 100))
+
+    def batch(*uris: str) -> list[tuple[str, bytes, datetime]]:
+        return [
+            (
+                wire.topic(site, device, "scan"),
+                wire.encode_scan(wire.Scan(device, next(seq), wire.KIND_NDEF_URI, uri)),
+                now,
+            )
+            for uri in uris
+        ]
+
+    def write(items: list[tuple[str, bytes, datetime]]) -> BatchResult:
+        writer.submit(items)
+        fileno = writer.pending_fileno()
+        if fileno is not None:
+            assert io_select.select([fileno], [], [], 30)[0] == [fileno]
+        return writer.collect()
+
+    a, b, c, d, e = links
+    writer.start()
+    try:
+        results = [
+            write(batch(a)),  # here: the chain moves
+            write(batch(b, c, d)),  # the process: its head is the one the first moved
+            write(batch(e, b)),  # here again: the head and asset b as the process left them
+        ]
+        memory = pipeline.memory
+        assert memory is not None
+        assert (memory.batches, memory.stale) == (2, 0)  # both local batches skipped reads
+    finally:
+        writer.stop()
+    assert (writer.local_batches, writer.remote_batches) == (2, 1)
+    for result in results:
+        assert "memory_stale" not in result.counts, result.counts
+        assert {wire.decode_ack(ack.payload).result for ack in result.acks} == {
+            wire.RESULT_ACCEPTED
+        }
+    assert results[1].head is not None and results[1].head[0] == before + 4  # a, b, c, d
+    assert {row[0] for row in results[1].assets} == {declared[x] for x in (b, c, d)}
+    with pg_world.engine.connect() as conn:
+        events = conn.execute(select(func.count()).select_from(custody_events)).scalar_one()
+        assert ledger.verify(conn) == []
+    assert events - before == 5  # one first tap each: a, b, c, d, e

@@ -42,8 +42,10 @@ from .lots import lot_movement, split_topic
 from .memory import (
     CHANNEL,
     RECALL_MAX_SCANS,
+    AssetRow,
     KnownAsset,
     WriterMemory,
+    asset_row,
     assets_guard,
     head_guard,
     is_stale,
@@ -91,6 +93,11 @@ class BatchResult:
     live: list[LiveEvent] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     statuses: list[tuple[str, wire.Status, datetime]] = field(default_factory=list)
+    # What the writer remembered from this commit (PostgreSQL, see ingest/memory.py):
+    # the assets as committed and the chain's head (count, last hash; None: unchanged),
+    # for the other writer of a HybridWriter (IngestPipeline.learn).
+    assets: list[AssetRow] = field(default_factory=list)
+    head: tuple[int, str] | None = None
 
 
 @dataclass
@@ -162,8 +169,28 @@ class IngestPipeline:
             result.count("memory_stale")  # seen by operators in /api/ingest/stats
             result.commit(conn)
         if memory is not None:
-            memory.remember(result.known_assets(), result.new_head)
+            known = result.known_assets()
+            memory.remember(known, result.new_head)
+            out = result.out
+            out.assets = [asset_row(asset) for asset in known]
+            head = result.new_head
+            out.head = (head.count, head.last_hash) if head is not None else None
         return result.out
+
+    def learn(self, assets: Iterable[AssetRow], head: tuple[int, str] | None) -> None:
+        """What another ingest writer committed after this one's last batch (the other
+        half of a :class:`~.writer.HybridWriter`, whose changes the database does not
+        announce: ingest writers send no notices): the assets as it committed them and
+        the chain's head (None: unchanged), into the memory. Without it, this writer's
+        next batch would find its memory stale and be done twice (ingest/memory.py).
+        Only a hint, like everything remembered: each batch checks what it relies on."""
+        memory = self.memory
+        if memory is None:
+            return
+        memory.remember(
+            (KnownAsset(*row) for row in assets),
+            ledger.Head(*head) if head is not None else None,
+        )
 
     def attach(self, conn: Connection) -> int:
         """A writer's new connection (PostgreSQL): its memory starts from the assets

@@ -33,12 +33,22 @@ from ..db import pgpipe
 from ..db.checkpoint import Checkpointer, is_sqlite
 from ..db.engine import is_memory_database, make_engine
 from ..registry import Registry
+from .memory import AssetRow
 from .pipeline import BatchResult, Incoming, IngestOptions, IngestPipeline, Outgoing
 
 log = logging.getLogger("reemploi.ingest.writer")
 
 # One received message, as the MQTT thread queues it: topic, payload, time of receipt.
 Received = tuple[str, bytes, datetime]
+
+# What one writer of a HybridWriter tells the other before its next batch: the assets
+# it committed since (as the memory keeps them) and the chain's head (None: unchanged).
+Hint = tuple[list[AssetRow], tuple[int, str] | None]
+
+# At most this many assets go in a hint (the most recent): a writer that handled a long
+# run of batches alone does not make the other's next batch wait for thousands (pickled
+# in ≈ 1 µs each); an asset left out is only read again or found stale once.
+HINT_MAX_ASSETS = 1_000
 
 
 class WriteFailed(Exception):
@@ -217,7 +227,9 @@ class ProcessWriter:
             self._kill()
             raise WriteFailed(f"le processus d'écriture du registre n'a pas démarré (code {code})")
 
-    def submit(self, batch: Sequence[Received]) -> None:
+    def submit(self, batch: Sequence[Received], hint: Hint | None = None) -> None:
+        """``hint``: what the other writer of a :class:`HybridWriter` committed since
+        this one's last batch, learnt by the child before it writes ``batch``."""
         if self._process is not None and not self._process.is_alive():
             code = self._process.exitcode
             self._kill()
@@ -226,7 +238,7 @@ class ProcessWriter:
             self.start()
         assert self._pipe is not None
         try:
-            self._pipe.send_bytes(pickle.dumps(batch, pickle.HIGHEST_PROTOCOL))
+            self._pipe.send_bytes(pickle.dumps((batch, hint), pickle.HIGHEST_PROTOCOL))
             self._submitted_at = time.monotonic()
         except OSError as exc:
             self._kill()
@@ -262,8 +274,8 @@ class ProcessWriter:
             ) from exc
         if reply[0] != "ok":
             raise WriteFailed(reply[1])
-        _ok, acks, live, counts, statuses = reply
-        return BatchResult([Outgoing(t, p) for t, p in acks], live, counts, statuses)
+        _ok, acks, live, counts, statuses, assets, head = reply
+        return BatchResult([Outgoing(t, p) for t, p in acks], live, counts, statuses, assets, head)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         if self._process is None:
@@ -291,7 +303,13 @@ class HybridWriter:
     other process and its two wake-ups (≈ 0.5 ms of its ack latency at 1,000 scans/s
     under ``bench/ingest.py``), a burst is written on the other core. One batch at a
     time either way, so the two never write at once; one of them checkpoints (the
-    process)."""
+    process).
+
+    On PostgreSQL each writer remembers the assets and the chain's head it committed, to
+    skip a batch's reads (ingest/memory.py), and the database does not announce an
+    ingest writer's changes: each tells the other what it committed, so that the batch
+    after a switch does not find its memory stale and is not done twice — the moment a
+    burst turns small batches into large ones, or back."""
 
     def __init__(self, local: LocalWriter, remote: ProcessWriter, local_max: int = 8) -> None:
         self.local = local
@@ -300,19 +318,27 @@ class HybridWriter:
         self.local_batches = 0
         self.remote_batches = 0
         self._active: BatchWriter | None = None
+        # what the local writer committed since the process's last batch, by EPC
+        self._for_remote: dict[str, AssetRow] = {}
+        self._head_for_remote: tuple[int, str] | None = None
 
     def start(self) -> None:
         self.local.start()
         self.remote.start()
 
     def submit(self, batch: Sequence[Received]) -> None:
-        small = len(batch) <= self.local_max
-        self._active = self.local if small else self.remote
-        self._active.submit(batch)
-        if small:
+        if len(batch) <= self.local_max:
+            self._active = self.local
+            self.local.submit(batch)
             self.local_batches += 1
-        else:
-            self.remote_batches += 1
+            return
+        self._active = self.remote
+        hint: Hint | None = None
+        if self._for_remote or self._head_for_remote is not None:
+            hint = (list(self._for_remote.values()), self._head_for_remote)
+            self._for_remote, self._head_for_remote = {}, None
+        self.remote.submit(batch, hint)
+        self.remote_batches += 1
 
     def pending_fileno(self) -> int | None:
         return self._active.pending_fileno() if self._active is not None else None
@@ -327,7 +353,19 @@ class HybridWriter:
         if self._active is None:
             raise WriteFailed("aucun lot en cours d'écriture")
         active, self._active = self._active, None
-        return active.collect()
+        result = active.collect()
+        if active is self.remote:
+            self.local.pipeline.learn(result.assets, result.head)
+            return result
+        pending = self._for_remote
+        for row in result.assets:
+            pending.pop(row[1], None)  # the latest last
+            pending[row[1]] = row
+        while len(pending) > HINT_MAX_ASSETS:
+            del pending[next(iter(pending))]
+        if result.head is not None:
+            self._head_for_remote = result.head
+        return result
 
     def stop(self) -> None:
         self.remote.stop()
@@ -376,7 +414,11 @@ def child_main(pipe: Pipe, spec: WriterSpec) -> None:
                 return  # the parent is gone
             if data == _STOP:
                 return
-            writer.submit(pickle.loads(data))
+            batch, hint = pickle.loads(data)
+            if hint is not None:
+                writer.tend()  # the database's notices first: the hint is newer
+                writer.pipeline.learn(*hint)
+            writer.submit(batch)
             try:
                 result = writer.collect()
                 reply: tuple[Any, ...] = (
@@ -385,6 +427,8 @@ def child_main(pipe: Pipe, spec: WriterSpec) -> None:
                     result.live,
                     result.counts,
                     result.statuses,
+                    result.assets,
+                    result.head,
                 )
             except WriteFailed as exc:
                 log.exception("ingest batch failed")
