@@ -8,6 +8,7 @@ import os
 import select as io_select
 import signal
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,12 +31,15 @@ from reemploi.server import ledger
 from reemploi.server.api.app import build_state
 from reemploi.server.db.engine import make_engine
 from reemploi.server.db.tables import custody_events, sightings
+from reemploi.server.ingest.memory import RECALL_MAX_SCANS
 from reemploi.server.ingest.mqtt import BrokerAddress, IngestService
 from reemploi.server.ingest.pipeline import BatchResult, IngestOptions, IngestPipeline
 from reemploi.server.ingest.writer import (
+    Hint,
     HybridWriter,
     LocalWriter,
     ProcessWriter,
+    Received,
     WriterSpec,
     make_writer,
 )
@@ -290,6 +294,43 @@ def test_hybrid_writer_writes_small_batches_here_and_large_ones_in_the_process(
     assert all(_sightings_of(world, seq) == 1 for seq in range(1, 13))
 
 
+class _Hybrid:
+    """A hybrid writer on ``pg_world`` (the process takes batches of more than two scans)
+    and first taps at the counter of the given links, one sequence number each."""
+
+    def __init__(self, world: World) -> None:
+        self.pipeline = IngestPipeline(world.engine, Registry(ttl_s=0.0), IngestOptions())
+        url = world.engine.url.render_as_string(hide_password=False)
+        spec = WriterSpec(url, "FULL", self.pipeline.options, 0.0)
+        writer = make_writer("hybrid", self.pipeline, spec, local_max=2)
+        assert isinstance(writer, HybridWriter)
+        self.writer = writer
+        self.seq = iter(range(1, 1000))
+        self.now = datetime.now(UTC)
+
+    def write(self, *uris: str) -> BatchResult:
+        site, device = COUNTER
+        self.writer.submit(
+            [
+                (
+                    wire.topic(site, device, "scan"),
+                    wire.encode_scan(wire.Scan(device, next(self.seq), wire.KIND_NDEF_URI, uri)),
+                    self.now,
+                )
+                for uri in uris
+            ]
+        )
+        fileno = self.writer.pending_fileno()
+        if fileno is not None:
+            assert io_select.select([fileno], [], [], 30)[0] == [fileno]
+        return self.writer.collect()
+
+
+def _events(world: World) -> int:
+    with world.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(custody_events)).scalar_one())
+
+
 def test_the_two_writers_of_a_hybrid_tell_each_other_what_they_committed(
     pg_world: World,
 ) -> None:
@@ -298,44 +339,18 @@ def test_the_two_writers_of_a_hybrid_tell_each_other_what_they_committed(
     # Each batch after a switch between the two would find its memory stale and be done
     # twice ("memory_stale"), unless each tells the other what it committed.
     declared = declare_laptops(pg_world.engine, 5)  # before the writers load theirs
-    links = list(declared)
-    with pg_world.engine.connect() as conn:
-        before = conn.execute(select(func.count()).select_from(custody_events)).scalar_one()
-    options = IngestOptions()
-    pipeline = IngestPipeline(pg_world.engine, Registry(ttl_s=0.0), options)
-    url = pg_world.engine.url.render_as_string(hide_password=False)
-    writer = make_writer("hybrid", pipeline, WriterSpec(url, "FULL", options, 0.0), local_max=2)
-    assert isinstance(writer, HybridWriter)
-    site, device = COUNTER
-    now = datetime.now(UTC)
-    seq = iter(range(1, 100))
-
-    def batch(*uris: str) -> list[tuple[str, bytes, datetime]]:
-        return [
-            (
-                wire.topic(site, device, "scan"),
-                wire.encode_scan(wire.Scan(device, next(seq), wire.KIND_NDEF_URI, uri)),
-                now,
-            )
-            for uri in uris
-        ]
-
-    def write(items: list[tuple[str, bytes, datetime]]) -> BatchResult:
-        writer.submit(items)
-        fileno = writer.pending_fileno()
-        if fileno is not None:
-            assert io_select.select([fileno], [], [], 30)[0] == [fileno]
-        return writer.collect()
-
-    a, b, c, d, e = links
+    a, b, c, d, e = declared
+    before = _events(pg_world)
+    hybrid = _Hybrid(pg_world)
+    writer = hybrid.writer
     writer.start()
     try:
         results = [
-            write(batch(a)),  # here: the chain moves
-            write(batch(b, c, d)),  # the process: its head is the one the first moved
-            write(batch(e, b)),  # here again: the head and asset b as the process left them
+            hybrid.write(a),  # here: the chain moves
+            hybrid.write(b, c, d),  # the process: its head is the one the first moved
+            hybrid.write(e, b),  # here again: the head and asset b as the process left them
         ]
-        memory = pipeline.memory
+        memory = hybrid.pipeline.memory
         assert memory is not None
         assert (memory.batches, memory.stale) == (2, 0)  # both local batches skipped reads
     finally:
@@ -349,6 +364,42 @@ def test_the_two_writers_of_a_hybrid_tell_each_other_what_they_committed(
     assert results[1].head is not None and results[1].head[0] == before + 4  # a, b, c, d
     assert {row[0] for row in results[1].assets} == {declared[x] for x in (b, c, d)}
     with pg_world.engine.connect() as conn:
-        events = conn.execute(select(func.count()).select_from(custody_events)).scalar_one()
         assert ledger.verify(conn) == []
-    assert events - before == 5  # one first tap each: a, b, c, d, e
+    assert _events(pg_world) - before == 5  # one first tap each: a, b, c, d, e
+
+
+def test_a_hybrid_keeps_its_hint_for_a_batch_that_uses_it_and_never_sends_an_older_head(
+    pg_world: World,
+) -> None:
+    # A batch of more than RECALL_MAX_SCANS reads everything: the local writer's news wait
+    # for the next smaller one; by then the process has committed a newer head, which an
+    # older one from the hint must not replace (its next batch would be done twice).
+    links = list(declare_laptops(pg_world.engine, 1 + (RECALL_MAX_SCANS + 1) + 3))
+    first, large, small = links[0], links[1 : RECALL_MAX_SCANS + 2], links[RECALL_MAX_SCANS + 2 :]
+    hybrid = _Hybrid(pg_world)
+    writer = hybrid.writer
+    hints: list[Hint | None] = []
+    submit = writer.remote.submit
+
+    def remote_submit(batch: Sequence[Received], hint: Hint | None = None) -> None:
+        hints.append(hint)
+        submit(batch, hint)
+
+    writer.remote.submit = remote_submit  # type: ignore[method-assign]
+    writer.start()
+    try:
+        results = [hybrid.write(first), hybrid.write(*large), hybrid.write(*small)]
+    finally:
+        writer.stop()
+    assert (writer.local_batches, writer.remote_batches) == (1, 2)
+    assert hints[0] is None  # the large batch reads its assets and the head
+    assert hints[1] is not None
+    assets, head = hints[1]
+    assert head is None  # the process's own head, from the large batch, is newer
+    assert [row[1] for row in assets] == [
+        row[1] for row in results[0].assets
+    ]  # the first tap's asset, still news to the process
+    for result in results:
+        assert "memory_stale" not in result.counts, result.counts
+    with pg_world.engine.connect() as conn:
+        assert ledger.verify(conn) == []

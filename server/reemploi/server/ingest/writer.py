@@ -33,7 +33,7 @@ from ..db import pgpipe
 from ..db.checkpoint import Checkpointer, is_sqlite
 from ..db.engine import is_memory_database, make_engine
 from ..registry import Registry
-from .memory import AssetRow
+from .memory import RECALL_MAX_SCANS, AssetRow
 from .pipeline import BatchResult, Incoming, IngestOptions, IngestPipeline, Outgoing
 
 log = logging.getLogger("reemploi.ingest.writer")
@@ -47,9 +47,9 @@ Hint = tuple[list[AssetRow], tuple[int, str] | None]
 
 # At most this many assets go in a hint (the most recent): a writer that handled a long
 # run of batches alone does not make the other's next batch wait for thousands (≈ 0.9 µs
-# each, measured: 0.1 to pickle and unpickle, 0.8 to learn; 1,000 cost the process's
-# batch ≈ 1 ms); an asset left out is only read again or found stale once.
-HINT_MAX_ASSETS = 1_000
+# each, measured: 0.1 to pickle and unpickle, 0.8 to learn); an asset left out is only
+# read again or found stale once.
+HINT_MAX_ASSETS = 256
 
 
 class WriteFailed(Exception):
@@ -335,7 +335,10 @@ class HybridWriter:
             return
         self._active = self.remote
         hint: Hint | None = None
-        if self._for_remote or self._head_for_remote is not None:
+        # a batch of more than RECALL_MAX_SCANS reads its assets and the head whatever
+        # is remembered: the hint waits for a batch that will use it
+        recalls = len(batch) <= RECALL_MAX_SCANS
+        if recalls and (self._for_remote or self._head_for_remote is not None):
             hint = (list(self._for_remote.values()), self._head_for_remote)
             self._for_remote, self._head_for_remote = {}, None
         self.remote.submit(batch, hint)
@@ -357,6 +360,11 @@ class HybridWriter:
         result = active.collect()
         if active is self.remote:
             self.local.pipeline.learn(result.assets, result.head)
+            # what the process just committed is newer than what waited for it
+            for row in result.assets:
+                self._for_remote.pop(row[1], None)
+            if result.head is not None:
+                self._head_for_remote = None
             return result
         pending = self._for_remote
         for row in result.assets:
