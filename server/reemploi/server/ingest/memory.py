@@ -133,10 +133,15 @@ class WriterMemory:
     def remember(self, assets: Iterable[KnownAsset], head: Head | None) -> None:
         """After a commit: the assets it read or wrote, as committed, and the chain's
         head when the batch read or moved it (None: unchanged)."""
+        self.remember_rows((asset_row(asset) for asset in assets), head)
+
+    def remember_rows(self, rows: Iterable[AssetRow], head: Head | None) -> None:
+        """:meth:`remember` with the assets as :func:`asset_row` gives them."""
         known = self._assets
-        for asset in assets:
-            known[asset.epc] = asset_row(asset)
-            known.move_to_end(asset.epc)
+        for row in rows:
+            epc = row[1]
+            known[epc] = row
+            known.move_to_end(epc)
         while len(known) > self.assets_max:
             known.popitem(last=False)
         if head is not None:  # a batch without scans or events leaves it as it was

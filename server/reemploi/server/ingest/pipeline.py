@@ -45,7 +45,6 @@ from .memory import (
     AssetRow,
     KnownAsset,
     WriterMemory,
-    asset_row,
     assets_guard,
     head_guard,
     is_stale,
@@ -169,12 +168,10 @@ class IngestPipeline:
             result.count("memory_stale")  # seen by operators in /api/ingest/stats
             result.commit(conn)
         if memory is not None:
-            known = result.known_assets()
-            memory.remember(known, result.new_head)
-            out = result.out
-            out.assets = [asset_row(asset) for asset in known]
-            head = result.new_head
+            out, head = result.out, result.new_head
+            out.assets = result.asset_rows()
             out.head = (head.count, head.last_hash) if head is not None else None
+            memory.remember_rows(out.assets, head)
         return result.out
 
     def learn(self, assets: Iterable[AssetRow], head: tuple[int, str] | None) -> None:
@@ -187,10 +184,7 @@ class IngestPipeline:
         memory = self.memory
         if memory is None:
             return
-        memory.remember(
-            (KnownAsset(*row) for row in assets),
-            ledger.Head(*head) if head is not None else None,
-        )
+        memory.remember_rows(assets, ledger.Head(*head) if head is not None else None)
 
     def attach(self, conn: Connection) -> int:
         """A writer's new connection (PostgreSQL): its memory starts from the assets
@@ -509,10 +503,11 @@ class _Batch(DeviceMessages):
         memory.batches += 1
         return True
 
-    def known_assets(self) -> list[KnownAsset]:
-        """The assets this batch read or wrote, as committed (once it is)."""
+    def asset_rows(self) -> list[AssetRow]:
+        """The assets this batch read or wrote, as committed (once it is), as the
+        writer's memory keeps them."""
         return [
-            KnownAsset(v.id, v.epc, v.category, v.state.value, v.holder_org, v.holder_site)
+            (v.id, v.epc, v.category, v.state.value, v.holder_org, v.holder_site)
             for v in self.asset_views.values()
         ]
 
