@@ -4,18 +4,11 @@ so the bench's measured runs do not pay for creating them."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import psycopg
 import pytest
+from _cluster import recycle_wal, wal_segments
 from support.lifecycle import running
 from support.services import Postgres
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-
-from _cluster import recycle_wal, wal_segments  # noqa: E402
 
 pytestmark = pytest.mark.postgres
 

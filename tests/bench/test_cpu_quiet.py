@@ -15,11 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-
-from _cpu import (  # noqa: E402
+from _cpu import (
     CpuMeter,
     HostTimes,
     cpu_probe_ms,

@@ -6,14 +6,9 @@ from __future__ import annotations
 import ctypes
 import sys
 import threading
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-
-from _fleet import punctual_timers  # noqa: E402
+from _fleet import punctual_timers
 
 PR_GET_TIMERSLACK = 30
 

@@ -6,17 +6,11 @@ keep-alive, disconnect)."""
 from __future__ import annotations
 
 import select
-import sys
 import time
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-
-from _lean_mqtt import (  # noqa: E402
+from _lean_mqtt import (
     Frames,
     LeanClient,
     MqttError,
@@ -24,9 +18,9 @@ from _lean_mqtt import (  # noqa: E402
     packets,
     publish_packet,
 )
-from support.mosquitto import Mosquitto, MosquittoSettings  # noqa: E402
+from support.mosquitto import Mosquitto, MosquittoSettings
 
-from reemploi.server.ingest.mqtt import BrokerAddress, make_client  # noqa: E402
+from reemploi.server.ingest.mqtt import BrokerAddress, make_client
 
 
 def test_frames_cut_anywhere_come_out_whole_and_in_order() -> None:

@@ -4,17 +4,11 @@ machine used meanwhile."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-
-from _cpu import CpuUse  # noqa: E402
-from _report import _idle, _outside, _probe, _tail_shape, tail_shares  # noqa: E402
+from _cpu import CpuUse
+from _report import _idle, _outside, _probe, _tail_shape, tail_shares
 
 
 def _measure(system: str, rnd: int, latencies: list[float]) -> SimpleNamespace:
