@@ -93,21 +93,14 @@ def host_times(stat: str | None = None) -> HostTimes:
                 stat = f.read()
         except OSError:
             return HostTimes(0.0, 0.0, 0)
-    idle = steal = 0.0
-    cores = 0
-    found = False
-    for line in stat.splitlines():
-        fields = line.split()
-        if not fields:
-            continue
-        if fields[0] == "cpu":
-            ticks = [int(v) for v in fields[1:]] + [0] * 8
-            idle = (ticks[3] + ticks[4]) / _TICKS  # idle, iowait
-            steal = ticks[7] / _TICKS
-            found = True
-        elif fields[0][:3] == "cpu" and fields[0][3:].isdigit():
-            cores += 1
-    return HostTimes(idle, steal, cores) if found else HostTimes(0.0, 0.0, 0)
+    lines = stat.splitlines()
+    total = next((line.split() for line in lines if line.split()[:1] == ["cpu"]), None)
+    if total is None:
+        return HostTimes(0.0, 0.0, 0)
+    ticks = [int(v) for v in total[1:]] + [0] * 8
+    cores = sum(1 for line in lines if line[:3] == "cpu" and line[3:4].isdigit())
+    # idle + iowait; steal
+    return HostTimes((ticks[3] + ticks[4]) / _TICKS, ticks[7] / _TICKS, cores)
 
 
 def host_busy_seconds(start: HostTimes, end: HostTimes, elapsed_s: float) -> tuple[float, float]:

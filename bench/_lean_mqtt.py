@@ -58,15 +58,16 @@ class Frames:
         buffer = self._buffer + data if self._buffer else data
         out: list[tuple[int, bytes]] = []
         at, end = 0, len(buffer)
+        cursor = 0
+
+        def next_byte() -> int:
+            nonlocal cursor
+            byte = buffer[cursor]  # IndexError: the length itself is not all here
+            cursor += 1
+            return byte
+
         while end - at >= 2:
             cursor = at + 1
-
-            def next_byte() -> int:
-                nonlocal cursor
-                byte = buffer[cursor]  # IndexError: the length itself is not all here
-                cursor += 1
-                return byte
-
             try:
                 length = packets.decode_remaining_length(next_byte)
             except IndexError:
