@@ -361,7 +361,7 @@ def test_the_two_writers_of_a_hybrid_tell_each_other_what_they_committed(
         assert {wire.decode_ack(ack.payload).result for ack in result.acks} == {
             wire.RESULT_ACCEPTED
         }
-    assert results[1].head is not None and results[1].head[0] == before + 4  # a, b, c, d
+    assert results[1].head is not None and results[1].head.count == before + 4  # a, b, c, d
     assert {row[0] for row in results[1].assets} == {declared[x] for x in (b, c, d)}
     with pg_world.engine.connect() as conn:
         assert ledger.verify(conn) == []

@@ -93,10 +93,10 @@ class BatchResult:
     counts: Counter[str] = field(default_factory=Counter)
     statuses: list[tuple[str, wire.Status, datetime]] = field(default_factory=list)
     # What the writer remembered from this commit (PostgreSQL, see ingest/memory.py):
-    # the assets as committed and the chain's head (count, last hash; None: unchanged),
-    # for the other writer of a HybridWriter (IngestPipeline.learn).
+    # the assets as committed and the chain's head (None: unchanged), for the other
+    # writer of a HybridWriter (IngestPipeline.learn).
     assets: list[AssetRow] = field(default_factory=list)
-    head: tuple[int, str] | None = None
+    head: ledger.Head | None = None
 
 
 @dataclass
@@ -168,13 +168,12 @@ class IngestPipeline:
             result.count("memory_stale")  # seen by operators in /api/ingest/stats
             result.commit(conn)
         if memory is not None:
-            out, head = result.out, result.new_head
-            out.assets = result.asset_rows()
-            out.head = (head.count, head.last_hash) if head is not None else None
-            memory.remember_rows(out.assets, head)
+            out = result.out
+            out.assets, out.head = result.asset_rows(), result.new_head
+            memory.remember_rows(out.assets, out.head)
         return result.out
 
-    def learn(self, assets: Iterable[AssetRow], head: tuple[int, str] | None) -> None:
+    def learn(self, assets: Iterable[AssetRow], head: ledger.Head | None) -> None:
         """What another ingest writer committed after this one's last batch (the other
         half of a :class:`~.writer.HybridWriter`, whose changes the database does not
         announce: ingest writers send no notices): the assets as it committed them and
@@ -184,7 +183,7 @@ class IngestPipeline:
         memory = self.memory
         if memory is None:
             return
-        memory.remember_rows(assets, ledger.Head(*head) if head is not None else None)
+        memory.remember_rows(assets, head)
 
     def attach(self, conn: Connection) -> int:
         """A writer's new connection (PostgreSQL): its memory starts from the assets

@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 from ..db import pgpipe
 from ..db.checkpoint import Checkpointer, is_sqlite
 from ..db.engine import is_memory_database, make_engine
+from ..ledger import Head
 from ..registry import Registry
 from .memory import RECALL_MAX_SCANS, AssetRow
 from .pipeline import BatchResult, Incoming, IngestOptions, IngestPipeline, Outgoing
@@ -43,7 +44,7 @@ Received = tuple[str, bytes, datetime]
 
 # What one writer of a HybridWriter tells the other before its next batch: the assets
 # it committed since (as the memory keeps them) and the chain's head (None: unchanged).
-Hint = tuple[list[AssetRow], tuple[int, str] | None]
+Hint = tuple[list[AssetRow], Head | None]
 
 # At most this many assets go in a hint (the most recent): a writer that handled a long
 # run of batches alone does not make the other's next batch carry thousands (≈ 0.15 µs
@@ -321,7 +322,7 @@ class HybridWriter:
         self._active: BatchWriter | None = None
         # what the local writer committed since the process's last batch, by EPC
         self._for_remote: dict[str, AssetRow] = {}
-        self._head_for_remote: tuple[int, str] | None = None
+        self._head_for_remote: Head | None = None
 
     def start(self) -> None:
         self.local.start()
