@@ -236,6 +236,34 @@ def _outside(measures: list[Any], systems: list[str], rate: int) -> list[str]:
     return [title, *rows, ""]
 
 
+def _collector(measures: list[Any], systems: list[str]) -> list[str]:
+    """What the systems' garbage collectors did during the phases (bench/_sut.py,
+    GcWatch): a full collection stops a system for tens of ms, which its p99 would show
+    as its own slowness. Every system freezes its start-up heap first."""
+    known = [m for m in measures if m.gc is not None]
+    if not known:
+        return []
+    unfrozen = sorted({m.system for m in known if not m.gc.get("frozen")})
+    parts = []
+    for system in systems:
+        full = [m for m in known if m.system == system and m.gc.get("full_collections")]
+        if full:
+            count = sum(m.gc["full_collections"] for m in full)
+            ms = sum(m.gc["full_ms"] for m in full)
+            phases = ", ".join(f"{m.phase} #{m.round}" for m in full)
+            parts.append(f"{system} {count} ({ms:.0f} ms ; {phases})")
+    text = "; ".join(parts) if parts else "aucune / none"
+    lines = [
+        "Ramasse-miettes des systèmes testés, collections complètes pendant les phases /"
+        f" systems' garbage collector, full collections during the phases: {text}"
+    ]
+    if unfrozen:
+        lines.append(
+            "  tas de démarrage NON gelé / start-up heap NOT frozen: " + ", ".join(unfrozen)
+        )
+    return [*lines, ""]
+
+
 def _probe(context: dict[str, Any]) -> list[str]:
     """The host's speed at the start and end of the run (bench/_cpu.cpu_probe_ms)."""
     probe = context.get("cpu_probe_ms")
@@ -344,6 +372,7 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         *_per_round(measures, systems, rates),
         *(_tail_shape(measures, systems, max(rates)) if rates else []),
         *(_outside(measures, systems, max(rates)) if rates else []),
+        *_collector(measures, systems),
         *_stages(measures),
         "Objectifs / targets:",
     ]

@@ -89,6 +89,9 @@ class Measure:
     expected_events: int | None = None
     dead_letters: int = 0
     cpu: CpuUse | None = None  # during the phase's run only
+    # the system's garbage collector: objects frozen at start, full collections during
+    # the phase and their total ms (bench/_sut.py, GcWatch)
+    gc: dict[str, Any] | None = None
     # --trace: latency by stage (p50, p90, p99, mean of the slowest 1 %)
     stages: dict[str, tuple[float, float, float, float]] | None = None
     problems: list[str] = field(default_factory=list)
@@ -138,6 +141,7 @@ class Measure:
             "max_ms": round(max(lat), 3) if lat else None,
             "results": dict(self.run.results),
             "stages_ms_p50_p90_p99_slowest1pct": self.stages,
+            "system_gc": self.gc,
             "cpu_us_per_scan": (
                 dict(
                     zip(
@@ -211,11 +215,15 @@ class SystemProcess:
             self.proc.kill()
             raise RuntimeError(f"système testé non démarré : {line!r}")
 
-    def stop(self) -> None:
+    def stop(self) -> dict[str, Any]:
+        """Stop it; what its garbage collector did meanwhile (bench/_sut.py, GcWatch)."""
         self.proc.send_signal(signal.SIGTERM)
         out, _ = self.proc.communicate(timeout=120)
-        if self.proc.returncode != 0 or "stopped" not in out:
+        last = out.strip().rsplit("\n", 1)[-1]
+        if self.proc.returncode != 0 or not last.startswith("stopped "):
             raise RuntimeError(f"arrêt du système testé anormal ({self.proc.returncode})")
+        report: dict[str, Any] = json.loads(last.removeprefix("stopped "))
+        return report
 
 
 def _broker_args(address: BrokerAddress, client_id: str) -> list[str]:
@@ -254,10 +262,10 @@ def run_ceiling(
                 run = drive(fleet)
             cpu = meter.stop()
     finally:
-        system.stop()
+        collector = system.stop()
         forget_session(address, client_id)
     rows, distinct = store.counts()
-    measure = Measure(name, phase.kind, run, phase.round, rows, distinct, cpu=cpu)
+    measure = Measure(name, phase.kind, run, phase.round, rows, distinct, cpu=cpu, gc=collector)
     measure.check()
     return measure
 
@@ -291,7 +299,7 @@ def run_real(
             cpu = meter.stop()
             timeline = fleet.timeline()
     finally:
-        process.stop()
+        collector = process.stop()
         forget_session(address, client_id)
     delta: LedgerCounts = ledger_counts(engine).minus(before)
     measure = Measure(
@@ -305,6 +313,7 @@ def run_real(
         phase.plan.first_taps,
         delta.dead_letters,
         cpu,
+        gc=collector,
     )
     if trace_file is not None:
         measure.stages = decompose(timeline, json.loads(trace_file.read_text()), run.measured_from)

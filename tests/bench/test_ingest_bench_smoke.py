@@ -48,6 +48,8 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
     assert "Forme de la traîne" in table  # the share of acks past 1, 2 and 3 ms
     assert "Hors banc à" in table  # the rest of the machine: other processes, steal
     assert "Étalon processeur" in table
+    assert "Ramasse-miettes des systèmes testés" in table
+    assert "NON gelé" not in table
     probe = report["context"]["cpu_probe_ms"]
     assert all(ms > 0 for ms in (*probe["start"], *probe["end"])), probe
     idle = report["context"]["cpu_idle"]  # how idle cores wait: what a wake-up costs
@@ -62,6 +64,9 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
         assert m["acked_twice"] == 0 and m["stray_acks"] == 0 and m["missing"] == 0, m
         assert m["stored"] == m["distinct"] == m["scans"], m
         assert m["ok"] and not m["problems"], m
+        # both systems start alike: their start-up heap out of the collector's reach
+        collector = m["system_gc"]
+        assert collector["frozen"] > 0 and collector["full_collections"] >= 0, m
         outside = m["outside_us_per_scan"]
         assert outside["processes"] >= 0 and outside["steal"] >= 0, m
         if m["system"] == "real-sqlite":

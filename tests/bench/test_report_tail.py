@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from _cpu import CpuUse
-from _report import _idle, _outside, _probe, _tail_shape, tail_shares
+from _report import _collector, _idle, _outside, _probe, _tail_shape, tail_shares
 
 
 def _measure(system: str, rnd: int, latencies: list[float]) -> SimpleNamespace:
@@ -83,3 +83,25 @@ def test_how_idle_cores_wait_is_printed() -> None:
         {"cpu_idle": {"driver": "haltpoll", "governor": "haltpoll", "halt_poll_ns": 200000}}
     )
     assert "halt polling 200 µs" in line
+
+
+def test_full_collections_of_a_system_during_its_phases_are_named() -> None:
+    def measure(system: str, phase: str, rnd: int, gc: dict[str, float] | None) -> SimpleNamespace:
+        m = _measure(system, rnd, [1.0])
+        m.phase, m.gc = phase, gc
+        return m
+
+    quiet = {"frozen": 120_000, "full_collections": 0, "full_ms": 0.0}
+    paused = {"frozen": 0, "full_collections": 1, "full_ms": 48.6}
+    assert _collector([measure("ceiling", "burst", 1, None)], ["ceiling"]) == []
+    lines = _collector([measure("ceiling", "burst", 1, quiet)], ["ceiling"])
+    assert lines[0].endswith("full collections during the phases: aucune / none")
+    assert lines[1:] == [""]
+    measures = [
+        measure("ceiling", "paced-1000", 1, paused),
+        measure("ceiling", "paced-1000", 2, quiet),
+        measure("real-postgres", "paced-1000", 1, quiet),
+    ]
+    lines = _collector(measures, ["ceiling", "real-postgres"])
+    assert lines[0].endswith(": ceiling 1 (49 ms ; paced-1000 #1)")
+    assert lines[1] == "  tas de démarrage NON gelé / start-up heap NOT frozen: ceiling"
