@@ -277,6 +277,22 @@ def _probe(context: dict[str, Any]) -> list[str]:
     ]
 
 
+def _wakeups(context: dict[str, Any]) -> list[str]:
+    """What waking a process cost at the start and end of the run (bench/_cpu.wakeup_probe):
+    the late wake-ups of the host land on some scans of every system."""
+    probe = context.get("wakeup_probe")
+    if not probe:
+        return []
+    a, b = probe["start"], probe["end"]
+    return [
+        f"Sonde de réveil (aller-retour entre deux processus, un par ms, {a['round_trips']}"
+        f" fois) : p50 {a['p50_us']:.0f} → {b['p50_us']:.0f} µs, p99 {a['p99_us']:.0f} →"
+        f" {b['p99_us']:.0f} µs, ≥ 1 ms : {a['slow']} → {b['slow']} (début → fin) / wake-up"
+        " probe (round trip between two processes, one per ms): p50, p99, round trips of"
+        " 1 ms or more (start → end)"
+    ]
+
+
 def _idle(context: dict[str, Any]) -> list[str]:
     """How idle cores wait (bench/_cpu.idle_policy): it sets the cost of every wake-up."""
     idle = context.get("cpu_idle")
@@ -340,6 +356,7 @@ def render_table(measures: list[Any], context: dict[str, Any]) -> str:
         f" écriture du registre / ledger writer : {context.get('writer', 'process')} ;"
         f" {context['machine']} ; {context['when']}",
         *_probe(context),
+        *_wakeups(context),
         *_idle(context),
         f"Rythmes / paced: {context['paced_seconds']:g} s mesurées après"
         f" {context.get('warmup_seconds', 0):g} s de mise en route au même rythme (lectures"

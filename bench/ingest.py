@@ -43,7 +43,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,14 @@ sys.path.insert(0, str(REPO / "tests"))  # tests/support: the throwaway services
 
 from _ceiling import PostgresStore, RawStore, SqliteStore, forget_session  # noqa: E402
 from _cluster import recycle_wal  # noqa: E402
-from _cpu import CpuMeter, CpuUse, cpu_probe_ms, idle_policy, wait_until_quiet  # noqa: E402
+from _cpu import (  # noqa: E402
+    CpuMeter,
+    CpuUse,
+    cpu_probe_ms,
+    idle_policy,
+    wait_until_quiet,
+    wakeup_probe,
+)
 from _fleet import Fleet, RunResult, percentile  # noqa: E402
 from _report import BURST, CEILING, CEILING_POSTGRES, references, render_table, targets  # noqa: E402
 from _trace import decompose  # noqa: E402
@@ -421,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="reemploi-bench-"))
     wal_ready = 0
     probe_start = cpu_probe_ms()
+    wakeups_start = wakeup_probe()
     ceiling_conninfo: str | None = None
     settings = MosquittoSettings(max_queued_messages=0, max_inflight_messages=0)
     postgres: Postgres | None = None
@@ -533,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
             "start": [round(v, 1) for v in probe_start],
             "end": [round(v, 1) for v in cpu_probe_ms()],
         },
+        "wakeup_probe": {"start": asdict(wakeups_start), "end": asdict(wakeup_probe())},
     }
     print(render_table(measures, context))
     if args.json:

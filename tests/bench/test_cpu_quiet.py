@@ -23,8 +23,10 @@ from _cpu import (
     host_busy_seconds,
     host_times,
     idle_policy,
+    summarise_round_trips,
     tree_cpu_seconds,
     wait_until_quiet,
+    wakeup_probe,
 )
 
 BUSY_THEN_IDLE = """
@@ -204,3 +206,36 @@ def test_how_idle_cores_wait_is_read_from_sysfs(tmp_path: Path) -> None:
         "governor": "haltpoll",
         "halt_poll_ns": 0,
     }
+
+
+def test_round_trips_are_summarised_by_nearest_rank() -> None:
+    times = [60e-6] * 97 + [400e-6, 1e-3, 3.5e-3]
+    summary = summarise_round_trips(times)
+    assert summary.p50_us == pytest.approx(60)
+    assert summary.p99_us == pytest.approx(1000)  # the 99th of 100
+    assert summary.max_us == pytest.approx(3500)
+    assert summary.slow == 2 and summary.round_trips == 100  # 1 ms counts as slow
+    with pytest.raises(ValueError):
+        summarise_round_trips([])
+
+
+def test_the_wakeup_probe_times_round_trips_to_a_child_that_it_reaps() -> None:
+    cores = os.sched_getaffinity(0)
+    summary = wakeup_probe(round_trips=60, spacing_s=0.0005)
+    assert os.sched_getaffinity(0) == cores  # pinned to one core while probing, not after
+    assert summary.round_trips == 60
+    assert 0 < summary.p50_us <= summary.p99_us <= summary.max_us
+    assert 0 <= summary.slow <= 60
+    assert _forks_left() == []  # the echo is gone: reaped, not a zombie
+
+
+def _forks_left() -> list[str]:
+    """This process's children that are forks of it (same command line) or zombies."""
+    me, mine = str(os.getpid()), Path("/proc/self/cmdline").read_bytes()
+    left = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError, IndexError):
+            state, ppid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+            if ppid == me and (state == "Z" or Path(f"/proc/{pid}/cmdline").read_bytes() == mine):
+                left.append(pid)
+    return left

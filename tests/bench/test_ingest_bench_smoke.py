@@ -49,6 +49,10 @@ def test_quick_bench_counts_every_scan_once(tmp_path: Path) -> None:
     assert "Hors banc à" in table  # the rest of the machine: other processes, steal
     assert "Étalon processeur" in table
     assert "Ramasse-miettes des systèmes testés" in table
+    assert "Sonde de réveil" in table  # what waking a process cost, start and end
+    for when in ("start", "end"):
+        wake = report["context"]["wakeup_probe"][when]
+        assert wake["round_trips"] == 1000 and 0 < wake["p50_us"] <= wake["p99_us"], wake
     assert "NON gelé" not in table
     probe = report["context"]["cpu_probe_ms"]
     assert all(ms > 0 for ms in (*probe["start"], *probe["end"])), probe

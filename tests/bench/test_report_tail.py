@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from _cpu import CpuUse
-from _report import _collector, _idle, _outside, _probe, _tail_shape, tail_shares
+from _report import _collector, _idle, _outside, _probe, _tail_shape, _wakeups, tail_shares
 
 
 def _measure(system: str, rnd: int, latencies: list[float]) -> SimpleNamespace:
@@ -105,3 +105,12 @@ def test_full_collections_of_a_system_during_its_phases_are_named() -> None:
     lines = _collector(measures, ["ceiling", "real-postgres"])
     assert lines[0].endswith(": ceiling 1 (49 ms ; paced-1000 #1)")
     assert lines[1] == "  tas de démarrage NON gelé / start-up heap NOT frozen: ceiling"
+
+
+def test_the_wakeup_probe_is_printed_when_measured() -> None:
+    assert _wakeups({}) == []
+    start = {"p50_us": 61.2, "p99_us": 180.4, "max_us": 3900.0, "slow": 3, "round_trips": 1000}
+    end = {"p50_us": 64.0, "p99_us": 1210.0, "max_us": 4100.0, "slow": 12, "round_trips": 1000}
+    (line,) = _wakeups({"wakeup_probe": {"start": start, "end": end}})
+    assert line.startswith("Sonde de réveil (aller-retour entre deux processus, un par ms, 1000")
+    assert "p50 61 → 64 µs, p99 180 → 1210 µs, ≥ 1 ms : 3 → 12 (début → fin)" in line
