@@ -173,7 +173,7 @@ def wakeup_probe(round_trips: int = 1000, spacing_s: float = 0.001) -> Wakeups:
     each round trip wakes a process on an idle core twice, as a scan's hops (reader →
     broker → system → database and back) wake processes spread over the cores. (Left
     unpinned, the child is woken on its waker's core and the probe measures a local
-    switch: 12–18 µs per round trip on the reference machine, against 86–89 across
+    switch: 12–18 µs per round trip on the reference machine, against 61–89 across
     cores.) A halted virtual core is woken through the hypervisor (``idle_policy``): from
     time to time that takes 1 to 4 ms, which a process spinning on a core never sees
     (measured on the reference machine: a process sleeping 200 µs in a loop overslept by
