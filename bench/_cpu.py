@@ -19,12 +19,13 @@ run time), and include its children once it has reaped them.
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import socket
 import time
 from dataclasses import dataclass
+
+from _fleet import percentile
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -154,16 +155,13 @@ class Wakeups:
 
 
 def summarise_round_trips(seconds: list[float]) -> Wakeups:
-    """Nearest-rank p50 and p99, the longest, and how many took 1 ms or more."""
-    ordered = sorted(seconds)
-    if not ordered:
+    """Nearest-rank p50 and p99 (``_fleet.percentile``, as the latencies), the longest,
+    and how many took 1 ms or more."""
+    if not seconds:
         raise ValueError("aucun aller-retour mesuré")
-
-    def rank(q: float) -> float:
-        return ordered[max(1, math.ceil(q / 100.0 * len(ordered))) - 1] * 1e6
-
-    slow = sum(1 for s in ordered if s >= 1e-3)
-    return Wakeups(rank(50), rank(99), ordered[-1] * 1e6, slow, len(ordered))
+    us = [s * 1e6 for s in seconds]
+    slow = sum(1 for v in us if v >= 1000.0)
+    return Wakeups(percentile(us, 50), percentile(us, 99), max(us), slow, len(us))
 
 
 def wakeup_probe(round_trips: int = 1000, spacing_s: float = 0.001) -> Wakeups:

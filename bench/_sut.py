@@ -72,6 +72,14 @@ class GcWatch:
         )
 
 
+def settled() -> GcWatch:
+    """The start-up heap out of the collector's reach (``runtime.settle_after_startup``,
+    as ``reemploi-server run`` does), then the watch over the collections that follow:
+    both systems start this way."""
+    settle_after_startup()
+    return GcWatch()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("system", choices=("ceiling", "real"))
@@ -102,8 +110,7 @@ def main() -> int:
                 parser.error("plafond : --db ou --conninfo obligatoire")
             store = SqliteStore(args.db)
         ceiling = RawCeiling(address, store, args.client_id)
-        settle_after_startup()  # as the real system (below) and `reemploi-server run`
-        watch = GcWatch()
+        watch = settled()
         ceiling.start()
         print("ready", flush=True)
         stop.wait()
@@ -123,8 +130,7 @@ def main() -> int:
             batch_max=2000,
         )
         tracer = SutTracer(service) if args.trace else None
-        settle_after_startup()  # as `reemploi-server run` does
-        watch = GcWatch()
+        watch = settled()
         service.start(wait_s=10)
         if not service.connected.is_set():
             print("no broker", flush=True)
