@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from server_world import COUNTER, LAPTOP_GIAI, World, declare_laptops, load_world
 from sqlalchemy import Connection, select
@@ -130,6 +131,77 @@ def test_a_bulk_insert_inside_a_pipeline_goes_row_by_row(
                     fast.insert(sightings, rows)
             assert _stored(conn, 1, n) == rows
         assert _completed(trace) == ["INSERT 0 1"] * n
+    finally:
+        engine.dispose()
+
+
+def _sent_unanswered(path: Path) -> tuple[bool, list[str]]:
+    """Whether the client sent a COPY's end (``CopyDone``) in a libpq trace, and the
+    CommandComplete tags read so far."""
+    lines = path.read_text().splitlines()
+    done = any(line.split("\t")[1:2] == ["F"] and "CopyDone" in line for line in lines)
+    return done, _completed(path)
+
+
+@pytest.mark.postgres
+def test_a_copy_answered_later_is_stored_while_the_caller_goes_on(
+    postgres_database_url: str, tmp_path: Path
+) -> None:
+    """``insert(…, answer_later=True)``: every row and the COPY's end are sent, the
+    server's answer is not waited for; the next statement reads it first, and the rows
+    are stored as a plain COPY stores them."""
+    engine = make_engine(postgres_database_url)
+    try:
+        world = load_world(engine)
+        n = 3 * BULK_MIN_ROWS
+        rows = [_sighting(seq, world.assets[LAPTOP_GIAI]) for seq in range(1, n + 1)]
+        trace = tmp_path / "libpq.trace"
+        with engine.connect() as conn:
+            fast = FastSQL(conn)
+            with conn.begin(), fast.transaction():
+                with _traced(conn, trace):
+                    fast.insert(sightings, rows, answer_later=True)
+                    pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
+                    pgconn.untrace()
+                    sent, answered = _sent_unanswered(trace)
+                    assert sent and answered == [], answered
+                    pgconn.trace(os.open(trace, os.O_WRONLY | os.O_APPEND))
+                    assert fast.rows(
+                        "SELECT count(*) FROM sightings WHERE device_id = :d", {"d": DEVICE}
+                    ) == [(n,)]
+                assert _completed(trace) == [f"COPY {n}", "SELECT 1"]
+            assert _stored(conn, 1, n) == rows
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_error_of_a_copy_answered_later_comes_with_the_next_statement(
+    postgres_database_url: str,
+) -> None:
+    """A COPY the server refuses (a sequence number already stored) raises at the next
+    statement of the transaction, which rolls back: nothing of it is kept, and the same
+    connection goes on. Outside :meth:`FastSQL.transaction` its answer is read at once
+    (the driver's own COMMIT would find the connection busy)."""
+    engine = make_engine(postgres_database_url)
+    try:
+        world = load_world(engine)
+        laptop = world.assets[LAPTOP_GIAI]
+        with engine.connect() as conn:
+            with conn.begin():
+                FastSQL(conn).insert(sightings, [_sighting(5, laptop)])
+            rows = [_sighting(seq, laptop) for seq in range(1, 2 * BULK_MIN_ROWS + 1)]
+            fast = FastSQL(conn)
+            with pytest.raises(psycopg.errors.UniqueViolation), conn.begin(), fast.transaction():
+                fast.insert(sightings, rows, answer_later=True)  # no error yet
+                fast.run("UPDATE ledger_head SET count = count WHERE id = 1")
+            assert _stored(conn, 1, 2 * BULK_MIN_ROWS) == [_sighting(5, laptop)]
+            conn.rollback()
+            with conn.begin():  # outside FastSQL.transaction(): answered at once
+                outside = FastSQL(conn)
+                outside.insert(sightings, rows[5:], answer_later=True)
+                assert outside._sent is None
+            assert len(_stored(conn, 1, 2 * BULK_MIN_ROWS)) == 2 * BULK_MIN_ROWS - 4
     finally:
         engine.dispose()
 

@@ -8,6 +8,7 @@ import itertools
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from server_world import (
@@ -23,8 +24,9 @@ from sqlalchemy import Connection, func, select, text
 
 from reemploi.domain.event_shape import EventShape
 from reemploi.protocol import wire
+from reemploi.server import ledger
 from reemploi.server.db.engine import make_engine
-from reemploi.server.db.fastpath import BULK_MIN_ROWS
+from reemploi.server.db.fastpath import BULK_MIN_ROWS, FastSQL
 from reemploi.server.db.tables import (
     assets,
     custody_events,
@@ -285,12 +287,22 @@ def test_a_killed_postgresql_connection_fails_the_batch_with_its_cause_and_the_n
 
 @pytest.mark.postgres
 def test_a_large_batch_on_postgresql_copies_its_events_and_sightings(
-    postgres_database_url: str, tmp_path: Path
+    postgres_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """From BULK_MIN_ROWS scans, the batch's events and sightings each go by one COPY and
     the assets by one UPDATE over arrays (one INSERT or UPDATE per row cost ≈ 30 µs of CPU
     more per row, writer and server together); the ledger is the one row by row writes
-    give: it verifies, every event has its sighting."""
+    give: it verifies, every event has its sighting. The sightings go first and the
+    events are rendered while the server stores them (their COPY's answer still owed)."""
+    owed: list[bool] = []
+    extend = ledger.extend
+
+    def watched(target: Any, *args: Any, **kwargs: Any) -> ledger.Appended:
+        if isinstance(target, FastSQL):  # the batch's (the world's set-up uses its own)
+            owed.append(target._sent is not None and target._sent.pending)
+        return extend(target, *args, **kwargs)
+
+    monkeypatch.setattr(ledger, "extend", watched)
     engine = make_engine(postgres_database_url)
     try:
         world = load_world(engine)
@@ -320,6 +332,8 @@ def test_a_large_batch_on_postgresql_copies_its_events_and_sightings(
         assert linked == n and collected == n
         done = _statements(lines)
         assert f"COPY {n}" in done and f"COPY {n + 1}" in done, done  # events, sightings
+        assert done.index(f"COPY {n + 1}") < done.index(f"COPY {n}"), done  # sightings first
+        assert owed == [True]
         assert f"UPDATE {n}" in done, done
         bumped = sum(1 for count in result.counts.values() if count)  # the counters' upserts
         assert done.count("INSERT 0 1") == bumped, done

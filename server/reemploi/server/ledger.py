@@ -156,6 +156,14 @@ def extend(
     return Appended(positions, Head(count, prev))
 
 
+def next_positions(head_read: Later, count: int) -> list[int]:
+    """The positions :func:`extend` gives the next ``count`` events after the head
+    ``head_read`` answers."""
+    head = Head.of(head_read.rows())
+    start = head.count if head is not None else 0
+    return list(range(start + 1, start + 1 + count))
+
+
 def _iso(when: datetime) -> str:
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -52,6 +52,7 @@ class FastSQL:
         self.cursor = driver.cursor()
         self._owning = self._begin_pending = False
         self._pipe: pgpipe.Pipeline | None = None  # inside pipelined(), PostgreSQL
+        self._sent: pgpipe.SentCopy | None = None  # a COPY whose answer is not read yet
 
     def bulk(self, rows: int) -> bool:
         """True when ``rows`` rows are written in bulk (PostgreSQL, :data:`BULK_MIN_ROWS`
@@ -69,6 +70,7 @@ class FastSQL:
         ``conn.execute`` cannot run inside. A block inside another adds nothing."""
         if not (self.postgres and enabled) or self._pipe is not None:
             return contextlib.nullcontext()
+        self.settle()
         return self._pipelined()
 
     @contextlib.contextmanager
@@ -80,8 +82,16 @@ class FastSQL:
             finally:
                 self._pipe = None
 
+    def settle(self) -> None:
+        """Read the answer to a COPY sent by ``insert(…, answer_later=True)`` (raising
+        its error); every statement of this class does it first."""
+        sent, self._sent = self._sent, None
+        if sent is not None:
+            sent.answer()
+
     def _execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """One statement: queued in the pipeline, else run on the cursor."""
+        self.settle()
         if self._pipe is not None:
             self._pipe.send(sql, params)
         else:
@@ -109,10 +119,13 @@ class FastSQL:
         self._owning = self._begin_pending = True
         try:
             yield
+            self.settle()
             if driver.info.transaction_status != _IDLE:
                 driver.commit()
         except BaseException:
             with contextlib.suppress(Exception):  # a lost connection: keep the first error
+                self.settle()  # an answer still owed is read before the ROLLBACK
+            with contextlib.suppress(Exception):
                 driver.rollback()  # ROLLBACK when a transaction is open
             raise
         finally:
@@ -149,6 +162,7 @@ class FastSQL:
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         self.begin_now()
+        self.settle()
         if self._pipe is not None:
             return self._pipe.send(sql, params).rows()
         self.cursor.execute(_for_driver(sql, self.postgres), params or {})
@@ -162,16 +176,23 @@ class FastSQL:
         if not rows:
             return
         self.begin_now()
+        self.settle()
         if self._pipe is not None:
             for row in rows:
                 self._pipe.send(sql, row)
         else:
             self.cursor.executemany(_for_driver(sql, self.postgres), rows)
 
-    def insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    def insert(
+        self, table: Table, rows: Sequence[Mapping[str, Any]], answer_later: bool = False
+    ) -> None:
         """Insert ``rows`` (the same columns in each, values as SQLAlchemy takes them) into
         ``table``: one COPY when :meth:`bulk` and not inside :meth:`pipelined`, else one
-        INSERT per row. What is stored is the same either way."""
+        INSERT per row. What is stored is the same either way. ``answer_later``, inside
+        :meth:`transaction`: the COPY's answer is read by the next statement (at the
+        latest by the transaction's end), so that the server stores the rows while the
+        caller works; its error, if any, is raised there. Elsewhere it is read at once
+        (nothing else would read it before the driver's next command)."""
         if not rows:
             return
         columns = tuple(rows[0])
@@ -180,9 +201,12 @@ class FastSQL:
             self.run_many(_insert_sql(table.name, columns), prepared)
             return
         self.begin_now()
-        with self.cursor.copy(_copy_sql(table.name, columns)) as copy:
+        self.settle()
+        sent = pgpipe.SentCopy(self.cursor) if answer_later and self._owning else None
+        with self.cursor.copy(_copy_sql(table.name, columns), writer=sent) as copy:
             for row in prepared:
                 copy.write_row([row[name] for name in columns])
+        self._sent = sent
 
     def update(self, table: Table, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """``UPDATE table SET <the rows' other columns> WHERE key = <the row's>`` for each

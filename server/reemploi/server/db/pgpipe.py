@@ -34,6 +34,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
+from psycopg.copy import Writer
 
 PREPARED_MAX = 128  # named statements kept per connection (older ones are deallocated)
 _SEEN_MAX = 1024  # statements used once, remembered to be prepared at their second use
@@ -268,6 +269,76 @@ class Pipeline:
                 self._wait(select.POLLIN)
                 pg.consume_input()
             yield pg.get_result()
+
+    def _wait(self, events: int) -> None:
+        self._poll.modify(self._pg.socket, events)
+        while not self._poll.poll():
+            pass
+
+
+class SentCopy(Writer):
+    """The writer of a ``COPY … FROM STDIN`` (``cursor.copy(sql, writer=SentCopy(cursor))``)
+    that sends the end of the rows without waiting for the server's answer: the server
+    stores them — parsing, constraints, indexes, about 10 µs a sighting on PostgreSQL 15
+    with its two foreign keys — while the caller goes on with work of its own (the ingest
+    renders its batch's events meanwhile); :meth:`answer` reads the answer and raises the
+    COPY's error, if any. Nothing else may be sent on the connection before it.
+
+    A COPY ended by an error of the caller (the ``with`` block raising) is cancelled and
+    its answer read at once, as psycopg's own writer does."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._driver = cursor.connection
+        self._pg = self._driver.pgconn
+        self._poll = select.poll()
+        self._poll.register(self._pg.socket, select.POLLOUT)
+        self.pending = False  # the end is sent, the answer not read yet
+
+    def write(self, data: Any) -> None:
+        pg = self._pg
+        while (queued := pg.put_copy_data(data)) == 0:  # libpq's buffer is full
+            self._wait(select.POLLOUT)
+        if queued < 0:
+            raise psycopg.OperationalError(pg.error_message.decode(errors="replace"))
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        pg = self._pg
+        message = None
+        if exc is not None:
+            message = f"erreur côté client : {type(exc).__qualname__}".encode()
+        while (queued := pg.put_copy_end(message)) == 0:
+            self._wait(select.POLLOUT)
+        if queued < 0:
+            raise psycopg.OperationalError(pg.error_message.decode(errors="replace"))
+        while pg.flush():  # the rest does not fit the socket yet
+            self._wait(select.POLLOUT | select.POLLIN)
+            pg.consume_input()
+        self.pending = True
+        if exc is not None:  # cancelled: the caller's error is the one to keep
+            with contextlib.suppress(psycopg.Error):
+                self.answer()
+
+    def answer(self) -> None:
+        """Wait for the server's answer to the COPY; raise its error (the transaction is
+        then failed: roll it back)."""
+        if not self.pending:
+            return
+        self.pending = False
+        pg = self._pg
+        first: psycopg.Error | None = None
+        while True:
+            while pg.is_busy():
+                self._wait(select.POLLIN)
+                pg.consume_input()
+            result = pg.get_result()
+            if result is None:
+                break
+            if result.status != _COMMAND_OK and first is None:
+                first = psycopg.errors.error_from_result(
+                    result, encoding=self._driver.info.encoding
+                )
+        if first is not None:
+            raise first
 
     def _wait(self, events: int) -> None:
         self._poll.modify(self._pg.socket, events)

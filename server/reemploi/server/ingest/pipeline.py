@@ -695,6 +695,12 @@ class _Batch(DeviceMessages):
 
     # ------------------------------------------------------------------ write
 
+    def place_events(self, positions: list[int]) -> None:
+        """Each sighting that made an event points to the event's position."""
+        for index, position in zip(self.event_sighting, positions, strict=True):
+            if index >= 0:
+                self.sighting_rows[index]["event_position"] = position
+
     def write(self, conn: Connection) -> None:
         now = datetime.now(UTC)
         fast = self.fast(conn)
@@ -717,16 +723,26 @@ class _Batch(DeviceMessages):
                     fast.run(*head_guard(self.recalled_head))
                 if self.guarded:
                     fast.run(*assets_guard(self.guarded, lock=bool(self.touched)))
+            # A large batch's sightings go first, their COPY answered later: the server
+            # stores them while the events are rendered and chained (their positions
+            # follow the head already read).
+            sent_first = bulk and bool(self.events) and self.head is not None
             positions: list[int] = []
+            if sent_first:
+                assert self.head is not None
+                positions = ledger.next_positions(self.head, len(self.events))
+                self.place_events(positions)
+                fast.insert(sightings, self.sighting_rows, answer_later=True)
             if self.events:
                 appended = ledger.extend(fast, self.events, self.head)
+                if sent_first and appended.positions != positions:
+                    raise RuntimeError("positions du registre inattendues")  # never: one head
                 positions, self.new_head = appended.positions, appended.head
             elif self.head is not None:
                 self.new_head = ledger.Head.of(self.head.rows())  # answered already
-            for index, position in zip(self.event_sighting, positions, strict=True):
-                if index >= 0:
-                    self.sighting_rows[index]["event_position"] = position
-            fast.insert(sightings, self.sighting_rows)
+            if not sent_first:
+                self.place_events(positions)
+                fast.insert(sightings, self.sighting_rows)
             with fast.pipelined(enabled=bulk):
                 fast.update(
                     assets,
