@@ -14,10 +14,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from server_world import COUNTER, LAPTOP_GIAI, World, declare_laptops, load_world
+from server_world import COUNTER, LAPTOP_GIAI, World, declare_laptops
 from sqlalchemy import Connection, select
 
-from reemploi.server.db.engine import make_engine
 from reemploi.server.db.fastpath import BULK_MIN_ROWS, FastSQL
 from reemploi.server.db.tables import assets, sightings
 
@@ -112,27 +111,19 @@ def test_insert_stores_every_value_as_given_in_bulk_or_row_by_row(
 
 
 @pytest.mark.postgres
-def test_a_bulk_insert_inside_a_pipeline_goes_row_by_row(
-    postgres_database_url: str, tmp_path: Path
-) -> None:
+def test_a_bulk_insert_inside_a_pipeline_goes_row_by_row(pg_world: World, tmp_path: Path) -> None:
     """COPY cannot run in a pipeline: inside :meth:`FastSQL.pipelined` a large insert
     falls back to one INSERT per row, in the pipeline."""
-
-    engine = make_engine(postgres_database_url)
-    try:
-        world = load_world(engine)
-        n = 2 * BULK_MIN_ROWS
-        rows = [_sighting(seq, world.assets[LAPTOP_GIAI]) for seq in range(1, n + 1)]
-        trace = tmp_path / "libpq.trace"
-        with engine.connect() as conn:
-            with conn.begin():
-                fast = FastSQL(conn)
-                with _traced(conn, trace), fast.pipelined():
-                    fast.insert(sightings, rows)
-            assert _stored(conn, 1, n) == rows
-        assert _completed(trace) == ["INSERT 0 1"] * n
-    finally:
-        engine.dispose()
+    n = 2 * BULK_MIN_ROWS
+    rows = [_sighting(seq, pg_world.assets[LAPTOP_GIAI]) for seq in range(1, n + 1)]
+    trace = tmp_path / "libpq.trace"
+    with pg_world.engine.connect() as conn:
+        with conn.begin():
+            fast = FastSQL(conn)
+            with _traced(conn, trace), fast.pipelined():
+                fast.insert(sightings, rows)
+        assert _stored(conn, 1, n) == rows
+    assert _completed(trace) == ["INSERT 0 1"] * n
 
 
 def _sent_unanswered(path: Path) -> tuple[bool, list[str]]:
@@ -145,65 +136,55 @@ def _sent_unanswered(path: Path) -> tuple[bool, list[str]]:
 
 @pytest.mark.postgres
 def test_a_copy_answered_later_is_stored_while_the_caller_goes_on(
-    postgres_database_url: str, tmp_path: Path
+    pg_world: World, tmp_path: Path
 ) -> None:
     """``insert(…, answer_later=True)``: every row and the COPY's end are sent, the
     server's answer is not waited for; the next statement reads it first, and the rows
     are stored as a plain COPY stores them."""
-    engine = make_engine(postgres_database_url)
-    try:
-        world = load_world(engine)
-        n = 3 * BULK_MIN_ROWS
-        rows = [_sighting(seq, world.assets[LAPTOP_GIAI]) for seq in range(1, n + 1)]
-        trace = tmp_path / "libpq.trace"
-        with engine.connect() as conn:
-            fast = FastSQL(conn)
-            with conn.begin(), fast.transaction():
-                with _traced(conn, trace):
-                    fast.insert(sightings, rows, answer_later=True)
-                    pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
-                    pgconn.untrace()
-                    sent, answered = _sent_unanswered(trace)
-                    assert sent and answered == [], answered
-                    pgconn.trace(os.open(trace, os.O_WRONLY | os.O_APPEND))
-                    assert fast.rows(
-                        "SELECT count(*) FROM sightings WHERE device_id = :d", {"d": DEVICE}
-                    ) == [(n,)]
-                assert _completed(trace) == [f"COPY {n}", "SELECT 1"]
-            assert _stored(conn, 1, n) == rows
-    finally:
-        engine.dispose()
+    n = 3 * BULK_MIN_ROWS
+    rows = [_sighting(seq, pg_world.assets[LAPTOP_GIAI]) for seq in range(1, n + 1)]
+    trace = tmp_path / "libpq.trace"
+    with pg_world.engine.connect() as conn:
+        fast = FastSQL(conn)
+        with conn.begin(), fast.transaction():
+            with _traced(conn, trace):
+                fast.insert(sightings, rows, answer_later=True)
+                pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
+                pgconn.untrace()
+                sent, answered = _sent_unanswered(trace)
+                assert sent and answered == [], answered
+                pgconn.trace(os.open(trace, os.O_WRONLY | os.O_APPEND))
+                assert fast.rows(
+                    "SELECT count(*) FROM sightings WHERE device_id = :d", {"d": DEVICE}
+                ) == [(n,)]
+            assert _completed(trace) == [f"COPY {n}", "SELECT 1"]
+        assert _stored(conn, 1, n) == rows
 
 
 @pytest.mark.postgres
 def test_the_error_of_a_copy_answered_later_comes_with_the_next_statement(
-    postgres_database_url: str,
+    pg_world: World,
 ) -> None:
     """A COPY the server refuses (a sequence number already stored) raises at the next
     statement of the transaction, which rolls back: nothing of it is kept, and the same
     connection goes on. Outside :meth:`FastSQL.transaction` its answer is read at once
     (the driver's own COMMIT would find the connection busy)."""
-    engine = make_engine(postgres_database_url)
-    try:
-        world = load_world(engine)
-        laptop = world.assets[LAPTOP_GIAI]
-        with engine.connect() as conn:
-            with conn.begin():
-                FastSQL(conn).insert(sightings, [_sighting(5, laptop)])
-            rows = [_sighting(seq, laptop) for seq in range(1, 2 * BULK_MIN_ROWS + 1)]
-            fast = FastSQL(conn)
-            with pytest.raises(psycopg.errors.UniqueViolation), conn.begin(), fast.transaction():
-                fast.insert(sightings, rows, answer_later=True)  # no error yet
-                fast.run("UPDATE ledger_head SET count = count WHERE id = 1")
-            assert _stored(conn, 1, 2 * BULK_MIN_ROWS) == [_sighting(5, laptop)]
-            conn.rollback()
-            with conn.begin():  # outside FastSQL.transaction(): answered at once
-                outside = FastSQL(conn)
-                outside.insert(sightings, rows[5:], answer_later=True)
-                assert outside._sent is None
-            assert len(_stored(conn, 1, 2 * BULK_MIN_ROWS)) == 2 * BULK_MIN_ROWS - 4
-    finally:
-        engine.dispose()
+    laptop = pg_world.assets[LAPTOP_GIAI]
+    with pg_world.engine.connect() as conn:
+        with conn.begin():
+            FastSQL(conn).insert(sightings, [_sighting(5, laptop)])
+        rows = [_sighting(seq, laptop) for seq in range(1, 2 * BULK_MIN_ROWS + 1)]
+        fast = FastSQL(conn)
+        with pytest.raises(psycopg.errors.UniqueViolation), conn.begin(), fast.transaction():
+            fast.insert(sightings, rows, answer_later=True)  # no error yet
+            fast.run("UPDATE ledger_head SET count = count WHERE id = 1")
+        assert _stored(conn, 1, 2 * BULK_MIN_ROWS) == [_sighting(5, laptop)]
+        conn.rollback()
+        with conn.begin():  # outside FastSQL.transaction(): answered at once
+            outside = FastSQL(conn)
+            outside.insert(sightings, rows[5:], answer_later=True)
+            assert outside._sent is None
+        assert len(_stored(conn, 1, 2 * BULK_MIN_ROWS)) == 2 * BULK_MIN_ROWS - 4
 
 
 @pytest.mark.parametrize("n", [BULK_MIN_ROWS - 1, 2 * BULK_MIN_ROWS])

@@ -84,14 +84,13 @@ class FastSQL:
 
     def settle(self) -> None:
         """Read the answer to a COPY sent by ``insert(…, answer_later=True)`` (raising
-        its error); every statement of this class does it first."""
+        its error); every statement of this class does it first (:meth:`begin_now`)."""
         sent, self._sent = self._sent, None
         if sent is not None:
             sent.answer()
 
     def _execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """One statement: queued in the pipeline, else run on the cursor."""
-        self.settle()
         if self._pipe is not None:
             self._pipe.send(sql, params)
         else:
@@ -136,9 +135,11 @@ class FastSQL:
                 self.conn.invalidate()
 
     def begin_now(self) -> None:
-        """Open the transaction now if :meth:`transaction` has not sent ``BEGIN`` yet
-        (every statement of this class does it first; call it before SQLAlchemy
-        statements that must be inside the transaction)."""
+        """Open the transaction now if :meth:`transaction` has not sent ``BEGIN`` yet,
+        after reading the answer still owed to a COPY (:meth:`settle`). Every statement
+        of this class does it first; call it before SQLAlchemy statements that must be
+        inside the transaction (they need the connection free too)."""
+        self.settle()
         if self._begin_pending:
             self._begin_pending = False
             self._execute("BEGIN")
@@ -162,7 +163,6 @@ class FastSQL:
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         self.begin_now()
-        self.settle()
         if self._pipe is not None:
             return self._pipe.send(sql, params).rows()
         self.cursor.execute(_for_driver(sql, self.postgres), params or {})
@@ -176,7 +176,6 @@ class FastSQL:
         if not rows:
             return
         self.begin_now()
-        self.settle()
         if self._pipe is not None:
             for row in rows:
                 self._pipe.send(sql, row)
@@ -201,7 +200,6 @@ class FastSQL:
             self.run_many(_insert_sql(table.name, columns), prepared)
             return
         self.begin_now()
-        self.settle()
         sent = pgpipe.SentCopy(self.cursor) if answer_later and self._owning else None
         with self.cursor.copy(_copy_sql(table.name, columns), writer=sent) as copy:
             for row in prepared:

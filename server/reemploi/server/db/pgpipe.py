@@ -128,7 +128,37 @@ class _Prepare:
         self.key = key
 
 
-class Pipeline:
+class _Socket:
+    """Waiting on a libpq connection's socket in non-blocking mode (as psycopg keeps it):
+    the pieces :class:`Pipeline` and :class:`SentCopy` share."""
+
+    def __init__(self, driver: psycopg.Connection[Any]) -> None:
+        self._driver = driver
+        self._pg = driver.pgconn
+        self._poll = select.poll()
+        self._poll.register(self._pg.socket, select.POLLIN)
+
+    def _wait(self, events: int) -> None:
+        self._poll.modify(self._pg.socket, events)
+        while not self._poll.poll():
+            pass
+
+    def _flush(self) -> None:
+        """Send all that libpq holds (reading meanwhile: the server may be answering)."""
+        pg = self._pg
+        while pg.flush():  # the rest does not fit the socket yet
+            self._wait(select.POLLIN | select.POLLOUT)
+            pg.consume_input()
+
+    def _next_result(self) -> pq.abc.PGresult | None:
+        pg = self._pg
+        while pg.is_busy():
+            self._wait(select.POLLIN)
+            pg.consume_input()
+        return pg.get_result()
+
+
+class Pipeline(_Socket):
     """``with Pipeline(driver) as p:`` — ``p.send(sql, params)`` queues a statement (``:name``
     parameters) and returns its :class:`Answer`; :meth:`sync` (or the block's end) sends
     everything queued and reads the answers. The first error of a run is raised once all
@@ -136,8 +166,7 @@ class Pipeline:
     them, and the caller's transaction rolls back)."""
 
     def __init__(self, driver: psycopg.Connection[Any]) -> None:
-        self._driver = driver
-        self._pg = driver.pgconn
+        super().__init__(driver)
         statements = _BY_CONNECTION.get(driver)
         if statements is None:
             statements = _BY_CONNECTION[driver] = _Statements(driver)
@@ -146,8 +175,6 @@ class Pipeline:
         self._prepare = driver.prepare_threshold is None
         self._slots: list[Answer | _Prepare | None] = []  # one per command, in order
         self._synced = True  # nothing sent since the last Sync: the status is known
-        self._poll = select.poll()
-        self._poll.register(self._pg.socket, select.POLLIN)
 
     def __enter__(self) -> Pipeline:
         self._pg.enter_pipeline_mode()
@@ -233,9 +260,7 @@ class Pipeline:
         slots, self._slots = self._slots, []
         self._synced = True
         pg.pipeline_sync()
-        while pg.flush():  # the rest does not fit the socket yet: read while waiting
-            self._wait(select.POLLIN | select.POLLOUT)
-            pg.consume_input()
+        self._flush()
         first: psycopg.Error | None = None
         results = self._results()
         for slot in slots:
@@ -263,20 +288,11 @@ class Pipeline:
             raise first
 
     def _results(self) -> Iterator[pq.abc.PGresult | None]:
-        pg = self._pg
         while True:
-            while pg.is_busy():
-                self._wait(select.POLLIN)
-                pg.consume_input()
-            yield pg.get_result()
-
-    def _wait(self, events: int) -> None:
-        self._poll.modify(self._pg.socket, events)
-        while not self._poll.poll():
-            pass
+            yield self._next_result()
 
 
-class SentCopy(Writer):
+class SentCopy(_Socket, Writer):
     """The writer of a ``COPY … FROM STDIN`` (``cursor.copy(sql, writer=SentCopy(cursor))``)
     that sends the end of the rows without waiting for the server's answer: the server
     stores them — parsing, constraints, indexes, about 10 µs a sighting on PostgreSQL 15
@@ -288,10 +304,7 @@ class SentCopy(Writer):
     its answer read at once, as psycopg's own writer does."""
 
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
-        self._driver = cursor.connection
-        self._pg = self._driver.pgconn
-        self._poll = select.poll()
-        self._poll.register(self._pg.socket, select.POLLOUT)
+        super().__init__(cursor.connection)
         self.pending = False  # the end is sent, the answer not read yet
 
     def write(self, data: Any) -> None:
@@ -310,9 +323,7 @@ class SentCopy(Writer):
             self._wait(select.POLLOUT)
         if queued < 0:
             raise psycopg.OperationalError(pg.error_message.decode(errors="replace"))
-        while pg.flush():  # the rest does not fit the socket yet
-            self._wait(select.POLLOUT | select.POLLIN)
-            pg.consume_input()
+        self._flush()
         self.pending = True
         if exc is not None:  # cancelled: the caller's error is the one to keep
             with contextlib.suppress(psycopg.Error):
@@ -324,26 +335,14 @@ class SentCopy(Writer):
         if not self.pending:
             return
         self.pending = False
-        pg = self._pg
         first: psycopg.Error | None = None
-        while True:
-            while pg.is_busy():
-                self._wait(select.POLLIN)
-                pg.consume_input()
-            result = pg.get_result()
-            if result is None:
-                break
+        while (result := self._next_result()) is not None:
             if result.status != _COMMAND_OK and first is None:
                 first = psycopg.errors.error_from_result(
                     result, encoding=self._driver.info.encoding
                 )
         if first is not None:
             raise first
-
-    def _wait(self, events: int) -> None:
-        self._poll.modify(self._pg.socket, events)
-        while not self._poll.poll():
-            pass
 
 
 def psycopg_of(driver: object) -> psycopg.Connection[Any]:

@@ -726,21 +726,20 @@ class _Batch(DeviceMessages):
             # A large batch's sightings go first, their COPY answered later: the server
             # stores them while the events are rendered and chained (their positions
             # follow the head already read).
-            sent_first = bulk and bool(self.events) and self.head is not None
+            head_first = self.head if bulk and self.events else None
             positions: list[int] = []
-            if sent_first:
-                assert self.head is not None
-                positions = ledger.next_positions(self.head, len(self.events))
+            if head_first is not None:
+                positions = ledger.next_positions(head_first, len(self.events))
                 self.place_events(positions)
                 fast.insert(sightings, self.sighting_rows, answer_later=True)
             if self.events:
                 appended = ledger.extend(fast, self.events, self.head)
-                if sent_first and appended.positions != positions:
+                if head_first is not None and appended.positions != positions:
                     raise RuntimeError("positions du registre inattendues")  # never: one head
                 positions, self.new_head = appended.positions, appended.head
             elif self.head is not None:
                 self.new_head = ledger.Head.of(self.head.rows())  # answered already
-            if not sent_first:
+            if head_first is None:
                 self.place_events(positions)
                 fast.insert(sightings, self.sighting_rows)
             with fast.pipelined(enabled=bulk):
