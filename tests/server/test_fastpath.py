@@ -1,7 +1,8 @@
 """FastSQL's bulk writes: from BULK_MIN_ROWS rows PostgreSQL gets one COPY (inserts) or
 one statement over arrays (updates) instead of one statement per row; what is stored is
 what one INSERT or UPDATE per row stores, awkward text included (COPY's text format
-escapes tabs, newlines and backslashes). SQLite always writes row by row."""
+escapes tabs, newlines and backslashes; its binary format, used when every column's type
+allows it, escapes nothing). SQLite always writes row by row."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from server_world import COUNTER, LAPTOP_GIAI, World, declare_laptops
 from sqlalchemy import Connection, select
 
 from reemploi.server.db.fastpath import BULK_MIN_ROWS, FastSQL
-from reemploi.server.db.tables import assets, sightings
+from reemploi.server.db.tables import assets, sightings, sites
+from reemploi.server.demo.territory import SITES
 
 SITE, DEVICE = COUNTER
 AWKWARD = ("tab\there", "line\nbreak", "back\\slash", "\\N", "guillemets « é » 'q' \"dq\"", "")
@@ -79,6 +81,18 @@ def _traced(conn: Connection, path: Path) -> Iterator[None]:
             os.fsync(out.fileno())
 
 
+def _copy_formats(path: Path) -> list[int]:
+    """The overall format of each COPY the server started in a libpq trace (its
+    ``CopyInResponse``): 0 text, 1 binary."""
+    formats = []
+    for line in path.read_text().splitlines():
+        fields = line.split("\t")
+        if fields[1:2] == ["B"] and fields[3:4] == ["CopyInResponse"]:
+            first = fields[4].split()[0]  # written as a byte (\\x01) or a number
+            formats.append(int(first[2:], 16) if first.startswith("\\x") else int(first))
+    return formats
+
+
 def _completed(path: Path) -> list[str]:
     """The server's CommandComplete tags in a libpq trace (``COPY 20``, ``INSERT 0 1``…),
     but the driver's own ``BEGIN``."""
@@ -106,8 +120,52 @@ def test_insert_stores_every_value_as_given_in_bulk_or_row_by_row(
         tags = _completed(trace)
         if n >= BULK_MIN_ROWS:
             assert tags == [f"COPY {n}"], tags
+            assert _copy_formats(trace) == [1]  # binary: every column's type allows it
         else:
             assert tags == ["INSERT 0 1"] * n, tags
+
+
+@pytest.mark.postgres
+def test_a_bulk_insert_with_a_column_binary_copy_does_not_handle_goes_as_text(
+    pg_world: World, tmp_path: Path
+) -> None:
+    """Sites have floating-point coordinates, a type outside the binary COPY's list: their
+    COPY is in text, and stores every value as given."""
+    rows = [
+        {
+            "id": f"site-{i}",
+            "gln": f"gln-{i}",
+            "name": AWKWARD[i % len(AWKWARD)] + f" n°{i}",
+            "kind": "collection_point",
+            "organisation_id": SITES[0].organisation_id,
+            "commune": "Grenoble",
+            "latitude": 45.1885 + i / 7,
+            "longitude": -5.7245e-3 * i,
+        }
+        for i in range(BULK_MIN_ROWS)
+    ]
+    trace = tmp_path / "libpq.trace"
+    with pg_world.engine.connect() as conn:
+        with conn.begin(), _traced(conn, trace):
+            FastSQL(conn).insert(sites, rows)
+        stored = conn.execute(
+            select(*[sites.c[name] for name in rows[0]]).where(sites.c.id.like("site-%"))
+        ).all()
+    assert {row.id: dict(row._mapping) for row in stored} == {row["id"]: row for row in rows}
+    assert _copy_formats(trace) == [0] and _completed(trace) == [f"COPY {BULK_MIN_ROWS}"]
+
+
+@pytest.mark.postgres
+def test_a_naive_time_in_a_binary_copy_is_refused_and_nothing_is_kept(pg_world: World) -> None:
+    """A time without its zone cannot be written in binary as ``timestamptz``: the driver
+    refuses it, the COPY is cancelled, the transaction keeps nothing."""
+    laptop = pg_world.assets[LAPTOP_GIAI]
+    rows = [_sighting(seq, laptop) for seq in range(1, BULK_MIN_ROWS + 1)]
+    rows[-1]["received_at"] = WHEN.replace(tzinfo=None)
+    with pg_world.engine.connect() as conn:
+        with pytest.raises(TypeError, match="naive"), conn.begin():
+            FastSQL(conn).insert(sightings, rows)
+        assert _stored(conn, 1, BULK_MIN_ROWS) == []
 
 
 @pytest.mark.postgres

@@ -201,7 +201,12 @@ class FastSQL:
             return
         self.begin_now()
         sent = pgpipe.SentCopy(self.cursor) if answer_later and self._owning else None
-        with self.cursor.copy(_copy_sql(table.name, columns), writer=sent) as copy:
+        types = _binary_copy_types(table, columns, self.dialect)
+        with self.cursor.copy(
+            _copy_sql(table.name, columns, types is not None), writer=sent
+        ) as copy:
+            if types is not None:
+                copy.set_types(types)
             for row in prepared:
                 copy.write_row([row[name] for name in columns])
         self._sent = sent
@@ -272,8 +277,41 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
 
 
 @lru_cache(maxsize=64)
-def _copy_sql(table: str, columns: tuple[str, ...]) -> str:
-    return f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+def _copy_sql(table: str, columns: tuple[str, ...], binary: bool) -> str:
+    return f"COPY {table} ({', '.join(columns)}) FROM STDIN" + (
+        " (FORMAT BINARY)" if binary else ""
+    )
+
+
+# A COPY goes in PostgreSQL's binary format when every column's type is one of these (the
+# SQLAlchemy type as compiled for PostgreSQL, without its length → PostgreSQL's type):
+# the server then reads each value as it is stored instead of parsing its text (dates
+# above all), and the client writes it without formatting and escaping it. Measured on a
+# 1,000-scan ingest batch (sightings and events): the server's CPU −11 %, the writer's
+# −17 % (three pairs, bench/ingest.py's workload). Values must then be of the column's
+# Python type: ``str`` for text, ``int`` for integers, an aware ``datetime`` for
+# ``timestamptz`` (a naive one is refused by the driver, the COPY cancelled).
+_BINARY_COPY_TYPES = {
+    "VARCHAR": "varchar",
+    "TEXT": "text",
+    "INTEGER": "int4",
+    "BIGINT": "int8",
+    "BOOLEAN": "bool",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+}
+
+
+@lru_cache(maxsize=64)
+def _binary_copy_types(
+    table: Table, columns: tuple[str, ...], dialect: Any
+) -> tuple[str, ...] | None:
+    """The PostgreSQL types of a binary COPY of ``columns``, or None: text COPY (a type
+    not in :data:`_BINARY_COPY_TYPES`)."""
+    types = [
+        _BINARY_COPY_TYPES.get(table.c[name].type.compile(dialect).split("(")[0])
+        for name in columns
+    ]
+    return None if None in types else tuple(t for t in types if t is not None)
 
 
 @lru_cache(maxsize=64)
