@@ -31,6 +31,16 @@ def test_migrated_schema_matches_the_declared_tables(database_url: str) -> None:
         migrate(engine)
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        if engine.dialect.name == "postgresql":
+            # Migration 0011 replaces these foreign keys by per-statement triggers
+            # (test_reference_triggers.py); the declared tables keep them for SQLite.
+            missing = sorted(d[1].name for d in diff if isinstance(d, tuple) and d[0] == "add_fk")
+            assert missing == [
+                "fk_custody_events_asset_id_assets",
+                "fk_sightings_asset_id_assets",
+                "fk_sightings_device_id_devices",
+            ]
+            diff = [d for d in diff if not (isinstance(d, tuple) and d[0] == "add_fk")]
         assert diff == []
     finally:
         engine.dispose()
