@@ -244,6 +244,8 @@ def test_the_notices_come_and_go_with_the_migration(postgres_database_url: str) 
                         text(
                             "SELECT tgname FROM pg_trigger"
                             " WHERE tgrelid = 'assets'::regclass AND NOT tgisinternal"
+                            " AND tgfoid IN (SELECT oid FROM pg_proc"
+                            " WHERE proname = 'reemploi_asset_changed')"
                         )
                     ).scalars()
                 )

@@ -13,10 +13,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from alembic import command
 from psycopg import errors
 from server_world import COUNTER, World
 from sqlalchemy import Connection, Engine, text
 
+from reemploi.server.db.engine import alembic_config, migrate
 from reemploi.server.registry import Device, add_device
 
 pytestmark = pytest.mark.postgres
@@ -354,3 +356,29 @@ def test_repeatable_read_cannot_remove_what_may_be_referenced(refs: Refs, statem
         with conn.cursor() as cur, pytest.raises(errors.FeatureNotSupported) as caught:
             cur.execute(statement)
         assert "READ COMMITTED" in str(caught.value)
+
+
+def test_the_migration_goes_back_to_the_foreign_keys_and_forth(refs: Refs) -> None:
+    config = alembic_config(refs.engine.url.render_as_string(hide_password=False))
+    with refs.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0010_assets_notify")
+    with refs.engine.connect() as conn:
+        back = conn.execute(
+            text(
+                "SELECT conname FROM pg_constraint WHERE contype = 'f'"
+                " AND conrelid IN ('sightings'::regclass, 'custody_events'::regclass)"
+            )
+        ).scalars()
+        assert sorted(back) == sorted([FK_ASSET, FK_DEVICE, FK_EVENT])
+        left = conn.execute(
+            text("SELECT count(*) FROM pg_proc WHERE proname LIKE 'reemploi\\_%\\_refs\\_%'")
+        ).scalar_one()
+        assert left == 0
+    with pytest.raises(errors.ForeignKeyViolation) as caught:  # the foreign key's own error
+        _copy_sightings(refs.dsn, [_sighting(1, "lecteur-inconnu", None)])
+    assert caught.value.diag.constraint_name == FK_DEVICE
+    migrate(refs.engine)
+    with pytest.raises(errors.ForeignKeyViolation) as caught:
+        _copy_sightings(refs.dsn, [_sighting(1, "lecteur-inconnu", None)])
+    _violation(caught.value, FK_DEVICE)
