@@ -90,6 +90,16 @@ def _insert_sighting(conn: Connection, seq: int, device: str, asset: int | None)
     )
 
 
+def _tap(conn: psycopg.Connection[Any], seq: int, device: str, asset: int | None) -> None:
+    """One sighting inserted on a plain psycopg connection (left uncommitted)."""
+    conn.execute(
+        f"INSERT INTO sightings ({SIGHTING_COLUMNS}) VALUES (%(key)s, %(device_id)s,"
+        " %(seq)s, %(site_id)s, %(kind)s, %(data)s, %(received_at)s, %(asset_id)s,"
+        " %(result)s)",
+        _sighting(seq, device, asset),
+    )
+
+
 def _copy_sightings(dsn: str, rows: list[dict[str, Any]]) -> None:
     with (
         psycopg.connect(dsn) as conn,
@@ -128,6 +138,17 @@ def _violation(error: BaseException, constraint: str) -> None:
     assert "violation de la clé étrangère" in orig.diag.message_primary
 
 
+def _foreign_keys(conn: Connection) -> list[str]:
+    """The names of the foreign keys on sightings and custody events, sorted."""
+    found = conn.execute(
+        text(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f'"
+            " AND conrelid IN ('sightings'::regclass, 'custody_events'::regclass)"
+        )
+    ).scalars()
+    return sorted(found)
+
+
 def _count(engine: Engine, sql: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(sql)).scalar_one())
@@ -135,16 +156,11 @@ def _count(engine: Engine, sql: str) -> int:
 
 def test_the_three_foreign_keys_are_gone_and_their_triggers_in_place(refs: Refs) -> None:
     with refs.engine.connect() as conn:
-        fks = conn.execute(
-            text(
-                "SELECT conname FROM pg_constraint WHERE contype = 'f'"
-                " AND conrelid IN ('sightings'::regclass, 'custody_events'::regclass)"
-            )
-        ).scalars()
+        fks = _foreign_keys(conn)
         triggers = conn.execute(
             text("SELECT tgname FROM pg_trigger WHERE tgname LIKE '%\\_refs\\_%'")
         ).scalars()
-        assert sorted(fks) == []
+        assert fks == []
         assert sorted(triggers) == sorted(
             [
                 "sightings_refs_insert",
@@ -270,47 +286,28 @@ def test_truncating_what_sightings_refer_to_is_refused(refs: Refs, table: str) -
 
 def test_a_delete_waits_for_an_insert_in_flight_then_sees_it(refs: Refs) -> None:
     with psycopg.connect(refs.dsn) as tapping, psycopg.connect(refs.dsn) as deleting:
-        with tapping.cursor() as cur:
-            cur.execute(
-                f"INSERT INTO sightings ({SIGHTING_COLUMNS}) VALUES"
-                " (%(key)s, %(device_id)s, %(seq)s, %(site_id)s, %(kind)s, %(data)s,"
-                " %(received_at)s, %(asset_id)s, %(result)s)",
-                _sighting(1, refs.device, refs.asset),
-            )
+        _tap(tapping, 1, refs.device, refs.asset)
         # the tap is not committed: the delete cannot know yet, so it must wait
-        with deleting.cursor() as cur:
-            cur.execute("SET lock_timeout = '300ms'")
-            with pytest.raises(errors.LockNotAvailable):
-                cur.execute("DELETE FROM assets WHERE id = %s", (refs.asset,))
+        deleting.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(errors.LockNotAvailable):
+            deleting.execute("DELETE FROM assets WHERE id = %s", (refs.asset,))
         deleting.rollback()
         tapping.commit()
-        with deleting.cursor() as cur, pytest.raises(errors.ForeignKeyViolation) as caught:
-            cur.execute("DELETE FROM assets WHERE id = %s", (refs.asset,))
+        with pytest.raises(errors.ForeignKeyViolation) as caught:
+            deleting.execute("DELETE FROM assets WHERE id = %s", (refs.asset,))
         _violation(caught.value, FK_ASSET)
 
 
 def test_an_insert_waits_for_a_delete_in_flight_then_sees_it(refs: Refs) -> None:
     with psycopg.connect(refs.dsn) as deleting, psycopg.connect(refs.dsn) as tapping:
-        with deleting.cursor() as cur:
-            cur.execute("DELETE FROM assets WHERE id = %s", (refs.spare_asset,))
-        with tapping.cursor() as cur:
-            cur.execute("SET lock_timeout = '300ms'")
-            with pytest.raises(errors.LockNotAvailable):
-                cur.execute(
-                    "INSERT INTO sightings (key, device_id, seq, site_id, kind, data,"
-                    " received_at, asset_id, result) VALUES"
-                    " ('k', %s, 1, %s, 'nfc', '04', now(), %s, 'accepted')",
-                    (refs.device, COUNTER[0], refs.spare_asset),
-                )
+        deleting.execute("DELETE FROM assets WHERE id = %s", (refs.spare_asset,))
+        tapping.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(errors.LockNotAvailable):
+            _tap(tapping, 1, refs.device, refs.spare_asset)
         tapping.rollback()
         deleting.commit()
-        with tapping.cursor() as cur, pytest.raises(errors.ForeignKeyViolation) as caught:
-            cur.execute(
-                "INSERT INTO sightings (key, device_id, seq, site_id, kind, data,"
-                " received_at, asset_id, result) VALUES"
-                " ('k', %s, 1, %s, 'nfc', '04', now(), %s, 'accepted')",
-                (refs.device, COUNTER[0], refs.spare_asset),
-            )
+        with pytest.raises(errors.ForeignKeyViolation) as caught:
+            _tap(tapping, 1, refs.device, refs.spare_asset)
         _violation(caught.value, FK_ASSET)
 
 
@@ -319,33 +316,15 @@ def test_repeatable_read_inserts_lock_what_they_refer_to(refs: Refs) -> None:
     it refers to, and a concurrent delete makes it fail to serialise."""
     with psycopg.connect(refs.dsn) as tapping, psycopg.connect(refs.dsn) as deleting:
         tapping.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        with tapping.cursor() as cur:
-            cur.execute("SELECT count(*) FROM assets")  # the snapshot is taken here
-        with deleting.cursor() as cur:
-            cur.execute("DELETE FROM assets WHERE id = %s", (refs.spare_asset,))
+        tapping.execute("SELECT count(*) FROM assets")  # the snapshot is taken here
+        deleting.execute("DELETE FROM assets WHERE id = %s", (refs.spare_asset,))
         deleting.commit()
-        with tapping.cursor() as cur, pytest.raises(errors.SerializationFailure):
-            cur.execute(
-                "INSERT INTO sightings (key, device_id, seq, site_id, kind, data,"
-                " received_at, asset_id, result) VALUES"
-                " ('k', %s, 1, %s, 'nfc', '04', now(), %s, 'accepted')",
-                (refs.device, COUNTER[0], refs.spare_asset),
-            )
+        with pytest.raises(errors.SerializationFailure):
+            _tap(tapping, 1, refs.device, refs.spare_asset)
         tapping.rollback()
-        with tapping.cursor() as cur:  # a known asset goes in, an unknown one not
-            cur.execute(
-                "INSERT INTO sightings (key, device_id, seq, site_id, kind, data,"
-                " received_at, asset_id, result) VALUES"
-                " ('k', %s, 1, %s, 'nfc', '04', now(), %s, 'accepted')",
-                (refs.device, COUNTER[0], refs.asset),
-            )
-            with pytest.raises(errors.ForeignKeyViolation) as caught:
-                cur.execute(
-                    "INSERT INTO sightings (key, device_id, seq, site_id, kind, data,"
-                    " received_at, asset_id, result) VALUES"
-                    " ('l', %s, 2, %s, 'nfc', '04', now(), %s, 'accepted')",
-                    (refs.device, COUNTER[0], refs.spare_asset),
-                )
+        _tap(tapping, 1, refs.device, refs.asset)  # a known asset goes in, an unknown one not
+        with pytest.raises(errors.ForeignKeyViolation) as caught:
+            _tap(tapping, 2, refs.device, refs.spare_asset)
         _violation(caught.value, FK_ASSET)
 
 
@@ -364,13 +343,8 @@ def test_the_migration_goes_back_to_the_foreign_keys_and_forth(refs: Refs) -> No
         config.attributes["connection"] = conn
         command.downgrade(config, "0010_assets_notify")
     with refs.engine.connect() as conn:
-        back = conn.execute(
-            text(
-                "SELECT conname FROM pg_constraint WHERE contype = 'f'"
-                " AND conrelid IN ('sightings'::regclass, 'custody_events'::regclass)"
-            )
-        ).scalars()
-        assert sorted(back) == sorted([FK_ASSET, FK_DEVICE, FK_EVENT])
+        back = _foreign_keys(conn)
+        assert back == sorted([FK_ASSET, FK_DEVICE, FK_EVENT])
         left = conn.execute(
             text("SELECT count(*) FROM pg_proc WHERE proname LIKE 'reemploi\\_%\\_refs\\_%'")
         ).scalar_one()

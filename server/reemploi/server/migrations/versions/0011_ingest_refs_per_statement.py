@@ -42,6 +42,8 @@ Create Date: 2026-12-02 03:00:00
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from alembic import op
 
 revision = "0011_ingest_refs_per_statement"
@@ -49,148 +51,124 @@ down_revision = "0010_assets_notify"
 branch_labels = None
 depends_on = None
 
-# (constraint, referencing table, column, referenced table): the foreign keys replaced.
+
+class Ref(NamedTuple):
+    """A foreign key replaced: ``table.column`` refers to ``parent.id``."""
+
+    fk: str
+    table: str
+    column: str
+    parent: str
+
+
 REPLACED = (
-    ("fk_sightings_device_id_devices", "sightings", "device_id", "devices"),
-    ("fk_sightings_asset_id_assets", "sightings", "asset_id", "assets"),
-    ("fk_custody_events_asset_id_assets", "custody_events", "asset_id", "assets"),
+    Ref("fk_sightings_device_id_devices", "sightings", "device_id", "devices"),
+    Ref("fk_sightings_asset_id_assets", "sightings", "asset_id", "assets"),
+    Ref("fk_custody_events_asset_id_assets", "custody_events", "asset_id", "assets"),
 )
-
-# What refers to each referenced table, through these constraints.
-REFERRERS = {
-    "devices": (("sightings", "device_id", "fk_sightings_device_id_devices"),),
-    "assets": (
-        ("sightings", "asset_id", "fk_sightings_asset_id_assets"),
-        ("custody_events", "asset_id", "fk_custody_events_asset_id_assets"),
-    ),
-}
-
-_VIOLATION = (
-    "RAISE EXCEPTION 'violation de la clé étrangère « {fk} » : {table}.{column} = % "
-    "absent de {parent}.id', {value} USING ERRCODE = 'foreign_key_violation', "
-    "CONSTRAINT = '{fk}', TABLE = '{table}', COLUMN = '{column}'"
-)
+REFERRING = tuple(dict.fromkeys(ref.table for ref in REPLACED))  # sightings, custody_events
+REFERRED = tuple(dict.fromkeys(ref.parent for ref in REPLACED))  # devices, assets
 
 
-def _insert_check(table: str) -> str:
-    """The statement trigger function checking ``table``'s new rows (``new_rows``)."""
-    locks: list[str] = []
-    checks: list[str] = []
-    for fk, referencing, column, parent in REPLACED:
-        if referencing != table:
-            continue
-        locks.append(
-            f"PERFORM 1 FROM {parent} WHERE id IN (SELECT {column} FROM new_rows) FOR KEY SHARE;"
-        )
-        checks.append(
-            f"""
-            SELECT n.{column}::text INTO missing FROM new_rows n
-             WHERE n.{column} IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = n.{column})
-             LIMIT 1;
-            IF FOUND THEN
-                {
-                _VIOLATION.format(
-                    fk=fk, table=table, column=column, parent=parent, value="quote_literal(missing)"
-                )
-            };
-            END IF;"""
-        )
+def _refuse_any(ref: Ref, offender: str, source: str) -> str:
+    """plpgsql: if ``SELECT offender FROM source`` finds a row, fail as ``ref``'s foreign
+    key would (SQLSTATE 23503, its name, the offending value, in French)."""
     return f"""
-        CREATE FUNCTION reemploi_{table}_refs_check() RETURNS trigger
+            SELECT ({offender})::text INTO missing FROM {source} LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'violation de la clé étrangère « {ref.fk} » : '
+                    '{ref.table}.{ref.column} = % absent de {ref.parent}.id',
+                    quote_literal(missing)
+                    USING ERRCODE = 'foreign_key_violation', CONSTRAINT = '{ref.fk}',
+                    TABLE = '{ref.table}', COLUMN = '{ref.column}';
+            END IF;"""
+
+
+def _function(name: str, body: str) -> str:
+    """A trigger function in plpgsql, with ``missing`` for :func:`_refuse_any`."""
+    return f"""
+        CREATE FUNCTION {name}() RETURNS trigger
         LANGUAGE plpgsql AS $$
         DECLARE
             missing text;
         BEGIN
-            IF current_setting('transaction_isolation') <> 'read committed' THEN
-                {" ".join(locks)}
-            END IF;
-            {"".join(checks)}
+            {body}
             RETURN NULL;
         END
         $$
         """
 
 
+def _insert_check(table: str) -> str:
+    """The statement trigger function checking ``table``'s new rows (``new_rows``)."""
+    refs = [ref for ref in REPLACED if ref.table == table]
+    locks = " ".join(
+        f"PERFORM 1 FROM {r.parent} WHERE id IN (SELECT {r.column} FROM new_rows) FOR KEY SHARE;"
+        for r in refs
+    )
+    checks = "".join(
+        _refuse_any(
+            r,
+            f"n.{r.column}",
+            f"new_rows n WHERE n.{r.column} IS NOT NULL"
+            f" AND NOT EXISTS (SELECT 1 FROM {r.parent} p WHERE p.id = n.{r.column})",
+        )
+        for r in refs
+    )
+    return _function(
+        f"reemploi_{table}_refs_check",
+        f"""IF current_setting('transaction_isolation') <> 'read committed' THEN
+                {locks}
+            END IF;
+            {checks}""",
+    )
+
+
 def _lock(parent: str) -> str:
     """The statement trigger function run before ``parent`` loses or renumbers rows."""
-    referring = ", ".join(sorted({table for table, _, _ in REFERRERS[parent]}))
-    return f"""
-        CREATE FUNCTION reemploi_{parent}_refs_lock() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-        BEGIN
-            IF current_setting('transaction_isolation') <> 'read committed' THEN
+    referring = ", ".join(sorted({ref.table for ref in REPLACED if ref.parent == parent}))
+    return _function(
+        f"reemploi_{parent}_refs_lock",
+        f"""IF current_setting('transaction_isolation') <> 'read committed' THEN
                 RAISE EXCEPTION
                     'supprimer, renuméroter ou vider des lignes de {parent} exige le niveau '
                     'd''isolation READ COMMITTED (contrôle des références de {referring})'
                     USING ERRCODE = 'feature_not_supported';
             END IF;
-            LOCK TABLE {referring} IN SHARE MODE;
-            RETURN NULL;
-        END
-        $$
-        """
+            LOCK TABLE {referring} IN SHARE MODE;""",
+    )
 
 
 def _gone(parent: str) -> str:
     """The row trigger function refusing to remove a ``parent`` id still referenced."""
     checks = "".join(
-        f"""
-            IF EXISTS (SELECT 1 FROM {table} WHERE {column} = OLD.id) THEN
-                {
-            _VIOLATION.format(
-                fk=fk, table=table, column=column, parent=parent, value="quote_literal(OLD.id)"
-            )
-        };
-            END IF;"""
-        for table, column, fk in REFERRERS[parent]
+        _refuse_any(r, "OLD.id", f"{r.table} WHERE {r.column} = OLD.id")
+        for r in REPLACED
+        if r.parent == parent
     )
-    return f"""
-        CREATE FUNCTION reemploi_{parent}_refs_gone() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-        BEGIN
-            IF EXISTS (SELECT 1 FROM {parent} WHERE id = OLD.id) THEN
+    return _function(
+        f"reemploi_{parent}_refs_gone",
+        f"""IF EXISTS (SELECT 1 FROM {parent} WHERE id = OLD.id) THEN
                 RETURN NULL;  -- renumbered rows gave the id back in the same statement
             END IF;
-            {checks}
-            RETURN NULL;
-        END
-        $$
-        """
+            {checks}""",
+    )
 
 
 def _emptied(parent: str) -> str:
     """The statement trigger function refusing a ``TRUNCATE`` of a referenced table."""
     checks = "".join(
-        f"""
-            SELECT {column}::text INTO missing FROM {table}
-             WHERE {column} IS NOT NULL LIMIT 1;
-            IF FOUND THEN
-                {
-            _VIOLATION.format(
-                fk=fk, table=table, column=column, parent=parent, value="quote_literal(missing)"
-            )
-        };
-            END IF;"""
-        for table, column, fk in REFERRERS[parent]
+        _refuse_any(r, r.column, f"{r.table} WHERE {r.column} IS NOT NULL")
+        for r in REPLACED
+        if r.parent == parent
     )
-    return f"""
-        CREATE FUNCTION reemploi_{parent}_refs_emptied() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-        DECLARE
-            missing text;
-        BEGIN
-            {checks}
-            RETURN NULL;
-        END
-        $$
-        """
+    return _function(f"reemploi_{parent}_refs_emptied", checks)
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    for table in ("sightings", "custody_events"):
+    for table in REFERRING:
         op.execute(_insert_check(table))
         for event in ("INSERT", "UPDATE"):
             op.execute(
@@ -198,7 +176,7 @@ def upgrade() -> None:
                 " REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
                 f" EXECUTE FUNCTION reemploi_{table}_refs_check()"
             )
-    for parent in REFERRERS:
+    for parent in REFERRED:
         op.execute(_lock(parent))
         op.execute(_gone(parent))
         op.execute(_emptied(parent))
@@ -220,21 +198,21 @@ def upgrade() -> None:
             f"CREATE TRIGGER {parent}_refs_emptied AFTER TRUNCATE ON {parent}"
             f" FOR EACH STATEMENT EXECUTE FUNCTION reemploi_{parent}_refs_emptied()"
         )
-    for fk, table, _column, _parent in REPLACED:
-        op.drop_constraint(fk, table, type_="foreignkey")
+    for ref in REPLACED:
+        op.drop_constraint(ref.fk, ref.table, type_="foreignkey")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    for fk, table, column, parent in REPLACED:
-        op.create_foreign_key(fk, table, parent, [column], ["id"])
-    for parent in REFERRERS:
+    for ref in REPLACED:
+        op.create_foreign_key(ref.fk, ref.table, ref.parent, [ref.column], ["id"])
+    for parent in REFERRED:
         for trigger in ("emptied", "renumbered", "deleted", "lock"):
             op.execute(f"DROP TRIGGER {parent}_refs_{trigger} ON {parent}")
         for function in ("emptied", "gone", "lock"):
             op.execute(f"DROP FUNCTION reemploi_{parent}_refs_{function}()")
-    for table in ("sightings", "custody_events"):
+    for table in REFERRING:
         for event in ("insert", "update"):
             op.execute(f"DROP TRIGGER {table}_refs_{event} ON {table}")
         op.execute(f"DROP FUNCTION reemploi_{table}_refs_check()")
