@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from sqlalchemy import Connection, select
 
 from ..db.fastpath import FastSQL
 from ..db.tables import ingest_counters
 
-# The same upsert runs on SQLite (3.24+) and PostgreSQL.
-_BUMP = (
-    "INSERT INTO ingest_counters (name, count) VALUES (:name, :n) "
-    "ON CONFLICT (name) DO UPDATE SET count = ingest_counters.count + excluded.count"
-)
+
+@lru_cache(maxsize=64)
+def _bump_sql(names: int) -> str:
+    """One upsert of ``names`` rows (``:name0, :n0, …``), the same on SQLite (3.24+) and
+    PostgreSQL: a batch bumps all its counters in one statement — one executor run on
+    the server instead of one per name (PostgreSQL: ≈ 15 µs of server CPU each, on a
+    small batch's ≈ 450). The rows go in name order, as every writer takes them, so two
+    writers lock the same rows in the same order."""
+    values = ", ".join(f"(:name{i}, :n{i})" for i in range(names))
+    return (
+        f"INSERT INTO ingest_counters (name, count) VALUES {values} "
+        "ON CONFLICT (name) DO UPDATE SET count = ingest_counters.count + excluded.count"
+    )
 
 
 def bump(target: Connection | FastSQL, counts: Mapping[str, int]) -> None:
-    rows = [{"name": name, "n": n} for name, n in sorted(counts.items()) if n]
-    if rows:
+    """Add ``counts`` (zeros skipped) to the stored counters, in one statement."""
+    params: dict[str, object] = {}
+    for i, (name, n) in enumerate((name, n) for name, n in sorted(counts.items()) if n):
+        params[f"name{i}"] = name
+        params[f"n{i}"] = n
+    if params:
         fast = target if isinstance(target, FastSQL) else FastSQL(target)
-        fast.run_many(_BUMP, rows)
+        fast.run(_bump_sql(len(params) // 2), params)
 
 
 def read_all(conn: Connection) -> dict[str, int]:
