@@ -14,12 +14,15 @@ from reemploi.server.db.checkpoint import Checkpointer
 from reemploi.server.db.engine import WAL_AUTOCHECKPOINT_PAGES, make_engine
 
 
-def _write_for(engine: Engine, wal: Path, seconds: float, pause_s: float) -> tuple[int, int]:
-    """Commit 20 rows at a time for ``seconds``; (rows written, largest log seen)."""
+def _write_for(
+    engine: Engine, wal: Path, seconds: float, pause_s: float, at_least_rows: int = 0
+) -> tuple[int, int]:
+    """Commit 20 rows of 2,000 bytes at a time for ``seconds``, and on until
+    ``at_least_rows`` (a slow host); (rows written, largest log seen)."""
     largest = rows = 0
     with engine.connect() as conn:
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline or rows < at_least_rows:
             with conn.begin():
                 conn.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": os.urandom(2000)}] * 20)
             rows += 20
@@ -67,12 +70,14 @@ def test_a_writer_that_never_pauses_keeps_the_log_bounded(tmp_path: Path) -> Non
         assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == (
             WAL_AUTOCHECKPOINT_PAGES
         )
+    frame = 4096 + 24
+    # written: at least four times SQLite's threshold (a slow host writes less in 3 s)
+    enough = 4 * WAL_AUTOCHECKPOINT_PAGES * frame // 2000
     checkpointer = Checkpointer(engine, interval_s=0.05).start()
     try:
-        rows, largest = _write_for(engine, tmp_path / "ledger.db-wal", 3.0, 0.0)
+        rows, largest = _write_for(engine, tmp_path / "ledger.db-wal", 3.0, 0.0, enough)
     finally:
         checkpointer.stop()
-    frame = 4096 + 24
     # The commit that crosses the threshold checkpoints, unless a background pass holds
     # the checkpoint lock at that moment: then the next commits try again, and the log goes
     # a little further (202 pages past it once, under CI's load, ≈ 17 commits here).
