@@ -6,9 +6,9 @@ them once here, in the subset of SQL that SQLite and PostgreSQL share, with ``:n
 parameters (rewritten to ``%(name)s`` for psycopg's cursor, or ``$1…`` for the batched
 pipeline of :mod:`.pgpipe`). Values go through the columns' own
 SQLAlchemy bind processors, so what is stored is exactly what SQLAlchemy would store and
-read back (the ledger's verification depends on it). Several rows on PostgreSQL go by its
-own multi-row forms, ``COPY`` and ``unnest()`` (see :data:`BULK_MIN_ROWS`). Everything
-else keeps SQLAlchemy.
+read back (the ledger's verification depends on it). Large batches on PostgreSQL use its
+own bulk forms, ``COPY`` and ``unnest()`` (see :data:`BULK_MIN_ROWS`). Everything else
+keeps SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from . import pgpipe
 
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (no transaction open)
 
-# From this many rows, PostgreSQL inserts by one COPY. Below, and inside a pipeline
-# (COPY cannot go in one: a small batch, whose latency is its round trips, keeps its one
-# pipeline), several rows go in one INSERT over ``unnest()`` of one array per column, and
-# updates of several rows likewise: one executor run and one round of the statement
-# triggers (migration 0011's reference checks) instead of one per row. Per row, a
-# statement of its own cost the writer ≈ 20 µs of Python (a Bind and an Execute message
-# each) and the server ≈ 100 µs (twenty-third session, a batch of ≈ 18 scans).
+# From this many rows, PostgreSQL gets one COPY (inserts) or one statement over arrays
+# (updates) instead of one statement per row. Per row, an INSERT costs the writer
+# ≈ 20 µs of Python (a Bind and an Execute message each) and the server ≈ 10 µs (an
+# executor run each) more than a row of COPY (bench/ingest.py --postgres, batches of
+# hundreds of scans); COPY cannot go in a pipeline, so a small batch, whose latency is
+# its round trips, keeps one INSERT per row in its one pipeline.
 BULK_MIN_ROWS = 16
 
 
@@ -187,10 +186,8 @@ class FastSQL:
         self, table: Table, rows: Sequence[Mapping[str, Any]], answer_later: bool = False
     ) -> None:
         """Insert ``rows`` (the same columns in each, values as SQLAlchemy takes them) into
-        ``table``: one COPY when :meth:`bulk` and not inside :meth:`pipelined`; else, on
-        PostgreSQL, one INSERT of them all over ``unnest()`` of one array per column (it
-        can go in a pipeline; one row: a plain INSERT); on SQLite one INSERT per row. What
-        is stored is the same every way, in the rows' order. ``answer_later``, inside
+        ``table``: one COPY when :meth:`bulk` and not inside :meth:`pipelined`, else one
+        INSERT per row. What is stored is the same either way. ``answer_later``, inside
         :meth:`transaction`: the COPY's answer is read by the next statement (at the
         latest by the transaction's end), so that the server stores the rows while the
         caller works; its error, if any, is raised there. Elsewhere it is read at once
@@ -200,12 +197,7 @@ class FastSQL:
         columns = tuple(rows[0])
         prepared = self.prepared(table, rows)
         if not self.bulk(len(rows)) or self._pipe is not None:
-            if self.postgres and len(prepared) > 1:  # one statement over arrays
-                self.run(
-                    _insert_unnest_sql(table, columns, self.dialect), _arrays(prepared, columns)
-                )
-            else:
-                self.run_many(_insert_sql(table.name, columns), prepared)
+            self.run_many(_insert_sql(table.name, columns), prepared)
             return
         self.begin_now()
         sent = pgpipe.SentCopy(self.cursor) if answer_later and self._owning else None
@@ -221,8 +213,8 @@ class FastSQL:
 
     def update(self, table: Table, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """``UPDATE table SET <the rows' other columns> WHERE key = <the row's>`` for each
-        of ``rows`` (same columns in each, one row per key): on PostgreSQL, from two rows,
-        one statement joining ``unnest()`` of one array per column (it can go in a
+        of ``rows`` (same columns in each, one row per key): when :meth:`bulk`, one
+        statement joining ``unnest()`` of one array per column (it can go in a
         pipeline), else one statement per row."""
         if not rows:
             return
@@ -230,12 +222,15 @@ class FastSQL:
         if key not in columns:
             raise ValueError(f"update of {table.name}: no {key!r} in the rows")
         prepared = self.prepared(table, rows)
-        if not self.postgres or len(prepared) == 1:
+        if not self.bulk(len(rows)):
             self.run_many(_update_sql(table.name, key, columns), prepared)
             return
         if len({row[key] for row in prepared}) != len(prepared):
             raise ValueError(f"update of {table.name}: the same {key} twice")
-        self.run(_update_unnest_sql(table, key, columns, self.dialect), _arrays(prepared, columns))
+        self.run(
+            _update_unnest_sql(table, key, columns, self.dialect),
+            {f"a{i}": [row[name] for row in prepared] for i, name in enumerate(columns)},
+        )
 
     def prepared(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Rows with every value passed through its column's bind processor (only the
@@ -319,31 +314,6 @@ def _binary_copy_types(
     return None if None in types else tuple(t for t in types if t is not None)
 
 
-def _arrays(rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...]) -> dict[str, list[Any]]:
-    """``{"a0": [the rows' first column], "a1": …}``: the parameters of the unnest forms."""
-    return {f"a{i}": [row[name] for row in rows] for i, name in enumerate(columns)}
-
-
-@lru_cache(maxsize=64)
-def _unnest(table: Table, columns: tuple[str, ...], dialect: Any) -> str:
-    """``unnest(:a0::type[], …) WITH ORDINALITY AS u(<columns>, ord)`` (PostgreSQL), each
-    array cast to its column's type."""
-    types = [table.c[name].type.compile(dialect) for name in columns]
-    arrays = ", ".join(f":a{i}::{t}[]" for i, t in enumerate(types))
-    return f"unnest({arrays}) WITH ORDINALITY AS u({', '.join(columns)}, ord)"
-
-
-@lru_cache(maxsize=64)
-def _insert_unnest_sql(table: Table, columns: tuple[str, ...], dialect: Any) -> str:
-    """PostgreSQL only: the rows inserted in their arrays' order (serial ids and row
-    triggers see them as one INSERT per row would)."""
-    names = ", ".join(columns)
-    return (
-        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM"
-        f" {_unnest(table, columns, dialect)} ORDER BY ord"
-    )
-
-
 @lru_cache(maxsize=64)
 def _update_sql(table: str, key: str, columns: tuple[str, ...]) -> str:
     sets = ", ".join(f"{c} = :{c}" for c in columns if c != key)
@@ -354,9 +324,12 @@ def _update_sql(table: str, key: str, columns: tuple[str, ...]) -> str:
 def _update_unnest_sql(table: Table, key: str, columns: tuple[str, ...], dialect: Any) -> str:
     """PostgreSQL only; ``:a0, :a1, …`` are the columns' arrays, cast to their types
     (worked out once per table and columns)."""
+    types = [table.c[name].type.compile(dialect) for name in columns]
     sets = ", ".join(f"{c} = u.{c}" for c in columns if c != key)
+    arrays = ", ".join(f":a{i}::{t}[]" for i, t in enumerate(types))
+    names = ", ".join(columns)
     return (
-        f"UPDATE {table.name} SET {sets} FROM {_unnest(table, columns, dialect)} "
+        f"UPDATE {table.name} SET {sets} FROM unnest({arrays}) AS u({names}) "
         f"WHERE {table.name}.{key} = u.{key}"
     )
 
