@@ -14,10 +14,10 @@ from ..db.tables import ingest_counters
 @lru_cache(maxsize=64)
 def _bump_sql(names: int) -> str:
     """One upsert of ``names`` rows (``:name0, :n0, …``), the same on SQLite (3.24+) and
-    PostgreSQL: a batch bumps all its counters in one statement — one executor run on
-    the server instead of one per name (PostgreSQL: ≈ 15 µs of server CPU each, on a
-    small batch's ≈ 450). The rows go in name order, as every writer takes them, so two
-    writers lock the same rows in the same order."""
+    PostgreSQL: a batch bumps all its counters in one statement — one execution instead
+    of one per name (a one-row upsert: ≈ 60 µs of PostgreSQL server CPU, see
+    docs/benchmarks.md, twenty-third session). The rows go in name order, as every writer
+    takes them, so two writers lock the same rows in the same order."""
     values = ", ".join(f"(:name{i}, :n{i})" for i in range(names))
     return (
         f"INSERT INTO ingest_counters (name, count) VALUES {values} "
@@ -27,13 +27,14 @@ def _bump_sql(names: int) -> str:
 
 def bump(target: Connection | FastSQL, counts: Mapping[str, int]) -> None:
     """Add ``counts`` (zeros skipped) to the stored counters, in one statement."""
+    rows = [(name, n) for name, n in sorted(counts.items()) if n]
+    if not rows:
+        return
     params: dict[str, object] = {}
-    for i, (name, n) in enumerate((name, n) for name, n in sorted(counts.items()) if n):
-        params[f"name{i}"] = name
-        params[f"n{i}"] = n
-    if params:
-        fast = target if isinstance(target, FastSQL) else FastSQL(target)
-        fast.run(_bump_sql(len(params) // 2), params)
+    for i, (name, n) in enumerate(rows):
+        params[f"name{i}"], params[f"n{i}"] = name, n
+    fast = target if isinstance(target, FastSQL) else FastSQL(target)
+    fast.run(_bump_sql(len(rows)), params)
 
 
 def read_all(conn: Connection) -> dict[str, int]:
