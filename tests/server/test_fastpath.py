@@ -1,8 +1,9 @@
-"""FastSQL's bulk writes: from BULK_MIN_ROWS rows PostgreSQL gets one COPY (inserts) or
-one statement over arrays (updates) instead of one statement per row; what is stored is
-what one INSERT or UPDATE per row stores, awkward text included (COPY's text format
-escapes tabs, newlines and backslashes; its binary format, used when every column's type
-allows it, escapes nothing). SQLite always writes row by row."""
+"""FastSQL's writes of several rows: from BULK_MIN_ROWS rows PostgreSQL gets one COPY
+(inserts) or one statement over arrays (updates), below it one statement with a
+``VALUES`` row per row, instead of one statement per row; what is stored is what one
+INSERT or UPDATE per row stores, awkward text included (COPY's text format escapes tabs,
+newlines and backslashes; its binary format, used when every column's type allows it,
+escapes nothing). SQLite always writes row by row."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import pytest
 from server_world import COUNTER, LAPTOP_GIAI, World, declare_laptops
 from sqlalchemy import Connection, select
 
-from reemploi.server.db.fastpath import BULK_MIN_ROWS, FastSQL
+from reemploi.server.db import pgpipe
+from reemploi.server.db.fastpath import BULK_MIN_ROWS, ROWS_PER_STATEMENT, FastSQL
 from reemploi.server.db.tables import assets, sightings, sites
 from reemploi.server.demo.territory import SITES
 
@@ -104,7 +106,7 @@ def _completed(path: Path) -> list[str]:
     return [tag for tag in tags if tag != "BEGIN"]
 
 
-@pytest.mark.parametrize("n", [BULK_MIN_ROWS - 1, BULK_MIN_ROWS, 3 * BULK_MIN_ROWS])
+@pytest.mark.parametrize("n", [1, 2, BULK_MIN_ROWS - 1, BULK_MIN_ROWS, 3 * BULK_MIN_ROWS])
 def test_insert_stores_every_value_as_given_in_bulk_or_row_by_row(
     world: World, n: int, tmp_path: Path
 ) -> None:
@@ -121,8 +123,8 @@ def test_insert_stores_every_value_as_given_in_bulk_or_row_by_row(
         if n >= BULK_MIN_ROWS:
             assert tags == [f"COPY {n}"], tags
             assert _copy_formats(trace) == [1]  # binary: every column's type allows it
-        else:
-            assert tags == ["INSERT 0 1"] * n, tags
+        else:  # one statement of n rows
+            assert tags == [f"INSERT 0 {n}"], tags
 
 
 @pytest.mark.postgres
@@ -169,10 +171,13 @@ def test_a_naive_time_in_a_binary_copy_is_refused_and_nothing_is_kept(pg_world: 
 
 
 @pytest.mark.postgres
-def test_a_bulk_insert_inside_a_pipeline_goes_row_by_row(pg_world: World, tmp_path: Path) -> None:
+def test_a_bulk_insert_inside_a_pipeline_goes_in_statements_of_several_rows(
+    pg_world: World, tmp_path: Path
+) -> None:
     """COPY cannot run in a pipeline: inside :meth:`FastSQL.pipelined` a large insert
-    falls back to one INSERT per row, in the pipeline."""
-    n = 2 * BULK_MIN_ROWS
+    falls back to INSERTs of ROWS_PER_STATEMENT rows (the last one of what is left), in
+    the pipeline, their values sent untyped: stored exactly as given all the same."""
+    n = 2 * ROWS_PER_STATEMENT + 3
     rows = [_sighting(seq, pg_world.assets[LAPTOP_GIAI]) for seq in range(1, n + 1)]
     trace = tmp_path / "libpq.trace"
     with pg_world.engine.connect() as conn:
@@ -181,7 +186,49 @@ def test_a_bulk_insert_inside_a_pipeline_goes_row_by_row(pg_world: World, tmp_pa
             with _traced(conn, trace), fast.pipelined():
                 fast.insert(sightings, rows)
         assert _stored(conn, 1, n) == rows
-    assert _completed(trace) == ["INSERT 0 1"] * n
+    assert _completed(trace) == [f"INSERT 0 {ROWS_PER_STATEMENT}"] * 2 + ["INSERT 0 3"]
+
+
+def _parses(path: Path, verb: str) -> list[tuple[str, int]]:
+    """The ``Parse`` messages a libpq trace shows for statements starting with ``verb``:
+    (statement name, "" when unnamed; how many parameter types were sent)."""
+    out = []
+    for line in path.read_text().splitlines():
+        fields = line.split("\t")
+        if fields[1:2] == ["F"] and fields[3:4] == ["Parse"]:
+            parts = fields[4].split('"')  # ' "name" "query" <types> <oid>…'
+            if parts[3].startswith(verb):
+                out.append((parts[1], int(parts[-1].split()[0])))
+    return out
+
+
+@pytest.mark.postgres
+def test_rows_of_any_python_types_share_one_prepared_statement(
+    pg_world: World, tmp_path: Path
+) -> None:
+    """A statement of several rows goes with untyped values: batches of the same row
+    count whose values differ in Python type (``None`` or a number, a small or a large
+    integer) run one statement, prepared at its second use and reused after; typed,
+    each mix of types would be a statement of its own, parsed again and again."""
+    laptop = pg_world.assets[LAPTOP_GIAI]
+    batches = [
+        [_sighting(seq, laptop) for seq in range(first, first + 4)] for first in (1, 11, 21, 31)
+    ]
+    batches[1][0]["rssi"], batches[2][3]["asset_id"] = -(2**20), None  # other wire types
+    traces = [tmp_path / f"libpq-{k}.trace" for k in range(len(batches))]
+    with pg_world.engine.connect() as conn:
+        pgpipe.own_statements(conn.connection.driver_connection)
+        for batch, trace in zip(batches, traces, strict=True):
+            with conn.begin():
+                fast = FastSQL(conn)
+                with _traced(conn, trace), fast.pipelined():
+                    fast.insert(sightings, batch)
+        for batch in batches:
+            assert _stored(conn, batch[0]["seq"] - 2**53, 4) == batch
+    parses = [parse for trace in traces for parse in _parses(trace, "INSERT INTO sightings")]
+    named = [name for name, _ in parses if name]
+    assert len(named) == 1 and all(types == 0 for _, types in parses), parses
+    assert len(parses) == 2  # unnamed at its first use, prepared at its second, then reused
 
 
 def _sent_unanswered(path: Path) -> tuple[bool, list[str]]:
@@ -245,7 +292,7 @@ def test_the_error_of_a_copy_answered_later_comes_with_the_next_statement(
         assert len(_stored(conn, 1, 2 * BULK_MIN_ROWS)) == 2 * BULK_MIN_ROWS - 4
 
 
-@pytest.mark.parametrize("n", [BULK_MIN_ROWS - 1, 2 * BULK_MIN_ROWS])
+@pytest.mark.parametrize("n", [1, 3, BULK_MIN_ROWS - 1, 2 * BULK_MIN_ROWS])
 def test_update_moves_each_row_by_its_key_in_bulk_or_row_by_row(
     world: World, n: int, tmp_path: Path
 ) -> None:
@@ -272,7 +319,7 @@ def test_update_moves_each_row_by_its_key_in_bulk_or_row_by_row(
         still = conn.execute(select(assets.c.state).where(assets.c.id == untouched)).scalar()
         assert still == "declared"
     if postgres:
-        assert _completed(trace) == ([f"UPDATE {n}"] if n >= BULK_MIN_ROWS else ["UPDATE 1"] * n)
+        assert _completed(trace) == [f"UPDATE {n}"]  # one statement, whatever n
 
 
 def test_update_refuses_rows_without_their_key_or_with_a_key_twice(world: World) -> None:
@@ -281,7 +328,37 @@ def test_update_refuses_rows_without_their_key_or_with_a_key_twice(world: World)
         with pytest.raises(ValueError, match="no 'id'"):
             fast.update(assets, "id", [{"state": "collected"}])
         laptop = world.assets[LAPTOP_GIAI]
-        twice = [{"id": laptop, "state": "collected"}] * BULK_MIN_ROWS
-        if fast.bulk(len(twice)):  # one statement over arrays: a key twice is ambiguous
-            with pytest.raises(ValueError, match="twice"):
-                fast.update(assets, "id", twice)
+        for n in (2, BULK_MIN_ROWS):
+            twice = [{"id": laptop, "state": "collected"}] * n
+            if fast.postgres:  # one statement for all: a key twice is ambiguous
+                with pytest.raises(ValueError, match="twice"):
+                    fast.update(assets, "id", twice)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("n", [1, 3, BULK_MIN_ROWS])
+def test_a_value_too_long_for_its_column_is_refused_not_cut(pg_world: World, n: int) -> None:
+    """The statements of several rows cast each value to its column's type without the
+    length (an explicit cast to ``varchar(40)`` would cut the value silently): an update
+    or an insert of a value too long for its column fails as a one-row statement does,
+    and nothing of it is kept."""
+    ids = list(declare_laptops(pg_world.engine, n).values())
+    too_long = "x" * 41  # assets.state and sightings.device_id are VARCHAR(40)
+    changes = [{"id": asset_id, "state": "collected"} for asset_id in ids]
+    changes[-1]["state"] = too_long
+    laptop = pg_world.assets[LAPTOP_GIAI]
+    rows = [_sighting(seq, laptop) for seq in range(1, n + 1)]
+    rows[-1]["device_id"] = too_long
+    with pg_world.engine.connect() as conn:
+        for write in (
+            lambda fast: fast.update(assets, "id", changes),
+            lambda fast: fast.insert(sightings, rows),
+        ):
+            with pytest.raises(psycopg.errors.StringDataRightTruncation), conn.begin():
+                fast = FastSQL(conn)
+                with fast.pipelined():
+                    write(fast)
+            conn.rollback()
+        states = conn.execute(select(assets.c.state).where(assets.c.id.in_(ids))).scalars()
+        assert set(states) == {"declared"}
+        assert _stored(conn, 1, n) == []

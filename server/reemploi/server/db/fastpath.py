@@ -6,14 +6,16 @@ them once here, in the subset of SQL that SQLite and PostgreSQL share, with ``:n
 parameters (rewritten to ``%(name)s`` for psycopg's cursor, or ``$1…`` for the batched
 pipeline of :mod:`.pgpipe`). Values go through the columns' own
 SQLAlchemy bind processors, so what is stored is exactly what SQLAlchemy would store and
-read back (the ledger's verification depends on it). Large batches on PostgreSQL use its
-own bulk forms, ``COPY`` and ``unnest()`` (see :data:`BULK_MIN_ROWS`). Everything else
-keeps SQLAlchemy.
+read back (the ledger's verification depends on it). On PostgreSQL, the rows of a write
+go in one statement: several ``VALUES`` rows (a batch of a few rows) or its bulk forms,
+``COPY`` and ``unnest()`` (from :data:`BULK_MIN_ROWS` rows); SQLite writes row by row
+(no round trips, no per-statement triggers). Everything else keeps SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from functools import lru_cache
@@ -30,8 +32,18 @@ _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (no transaction open)
 # ≈ 20 µs of Python (a Bind and an Execute message each) and the server ≈ 10 µs (an
 # executor run each) more than a row of COPY (bench/ingest.py --postgres, batches of
 # hundreds of scans); COPY cannot go in a pipeline, so a small batch, whose latency is
-# its round trips, keeps one INSERT per row in its one pipeline.
+# its round trips, keeps its INSERTs (see ROWS_PER_STATEMENT) in its one pipeline.
 BULK_MIN_ROWS = 16
+
+# Below BULK_MIN_ROWS (or inside a pipeline, where COPY cannot go), PostgreSQL gets the
+# rows in statements of up to this many: an INSERT with one ``VALUES`` row per row, an
+# ``UPDATE … FROM (VALUES …)``. One execution, and one run of the statement-level
+# reference triggers (migration 0011), instead of one per row: measured on ingest
+# batches of 8 and 12 scans (half of them first taps), the server's CPU ×0.75–0.79, the
+# batch's time ×0.91 (docs/benchmarks.md, twenty-fourth session). Their values go untyped
+# (:meth:`pgpipe.Pipeline.send`), so that one prepared statement per row count serves
+# every batch.
+ROWS_PER_STATEMENT = BULK_MIN_ROWS
 
 
 @lru_cache(maxsize=256)
@@ -89,10 +101,13 @@ class FastSQL:
         if sent is not None:
             sent.answer()
 
-    def _execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        """One statement: queued in the pipeline, else run on the cursor."""
+    def _execute(
+        self, sql: str, params: Mapping[str, Any] | None = None, typed: bool = True
+    ) -> None:
+        """One statement: queued in the pipeline (``typed``: see
+        :meth:`pgpipe.Pipeline.send`), else run on the cursor."""
         if self._pipe is not None:
-            self._pipe.send(sql, params)
+            self._pipe.send(sql, params, typed)
         else:
             self.cursor.execute(_for_driver(sql, self.postgres), params or {})
 
@@ -168,9 +183,9 @@ class FastSQL:
         self.cursor.execute(_for_driver(sql, self.postgres), params or {})
         return list(self.cursor.fetchall())
 
-    def run(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+    def run(self, sql: str, params: Mapping[str, Any] | None = None, typed: bool = True) -> None:
         self.begin_now()
-        self._execute(sql, params)
+        self._execute(sql, params, typed)
 
     def run_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
@@ -186,8 +201,9 @@ class FastSQL:
         self, table: Table, rows: Sequence[Mapping[str, Any]], answer_later: bool = False
     ) -> None:
         """Insert ``rows`` (the same columns in each, values as SQLAlchemy takes them) into
-        ``table``: one COPY when :meth:`bulk` and not inside :meth:`pipelined`, else one
-        INSERT per row. What is stored is the same either way. ``answer_later``, inside
+        ``table``: on PostgreSQL one COPY when :meth:`bulk` and not inside
+        :meth:`pipelined`, else one INSERT per :data:`ROWS_PER_STATEMENT` rows; on SQLite
+        one INSERT per row. What is stored is the same either way. ``answer_later``, inside
         :meth:`transaction`: the COPY's answer is read by the next statement (at the
         latest by the transaction's end), so that the server stores the rows while the
         caller works; its error, if any, is raised there. Elsewhere it is read at once
@@ -196,8 +212,16 @@ class FastSQL:
             return
         columns = tuple(rows[0])
         prepared = self.prepared(table, rows)
-        if not self.bulk(len(rows)) or self._pipe is not None:
+        if not self.postgres:
             self.run_many(_insert_sql(table.name, columns), prepared)
+            return
+        if not self.bulk(len(rows)) or self._pipe is not None:
+            for chunk in _chunks(prepared):
+                if len(chunk) == 1:
+                    self.run(_insert_sql(table.name, columns), chunk[0])
+                else:
+                    sql = _insert_values_sql(table.name, columns, len(chunk))
+                    self.run(sql, _positional(chunk, columns), typed=False)
             return
         self.begin_now()
         sent = pgpipe.SentCopy(self.cursor) if answer_later and self._owning else None
@@ -213,20 +237,28 @@ class FastSQL:
 
     def update(self, table: Table, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """``UPDATE table SET <the rows' other columns> WHERE key = <the row's>`` for each
-        of ``rows`` (same columns in each, one row per key): when :meth:`bulk`, one
-        statement joining ``unnest()`` of one array per column (it can go in a
-        pipeline), else one statement per row."""
+        of ``rows`` (same columns in each, one row per key). PostgreSQL: when
+        :meth:`bulk`, one statement joining ``unnest()`` of one array per column, else
+        one joining a ``VALUES`` list per :data:`ROWS_PER_STATEMENT` rows (both can go in
+        a pipeline); SQLite: one statement per row. A value too long for its column is
+        refused, as by a one-row UPDATE (the values are cast to the column's type
+        without its length, the assignment checks it)."""
         if not rows:
             return
         columns = tuple(rows[0])
         if key not in columns:
             raise ValueError(f"update of {table.name}: no {key!r} in the rows")
         prepared = self.prepared(table, rows)
-        if not self.bulk(len(rows)):
+        if not self.postgres or len(prepared) == 1:
             self.run_many(_update_sql(table.name, key, columns), prepared)
             return
         if len({row[key] for row in prepared}) != len(prepared):
             raise ValueError(f"update of {table.name}: the same {key} twice")
+        if not self.bulk(len(rows)):
+            for chunk in _chunks(prepared):
+                sql = _update_values_sql(table, key, columns, len(chunk), self.dialect)
+                self.run(sql, _positional(chunk, columns), typed=False)
+            return
         self.run(
             _update_unnest_sql(table, key, columns, self.dialect),
             {f"a{i}": [row[name] for row in prepared] for i, name in enumerate(columns)},
@@ -274,6 +306,53 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
     names = ", ".join(columns)
     values = ", ".join(":" + c for c in columns)
     return f"INSERT INTO {table} ({names}) VALUES ({values})"
+
+
+def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        yield rows[start : start + ROWS_PER_STATEMENT]
+
+
+def _positional(rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...]) -> dict[str, Any]:
+    """The parameters of a statement of several rows: ``p<row>_<column's index>``."""
+    return {f"p{i}_{j}": row[name] for i, row in enumerate(rows) for j, name in enumerate(columns)}
+
+
+@lru_cache(maxsize=256)
+def _insert_values_sql(table: str, columns: tuple[str, ...], n: int) -> str:
+    """An INSERT of ``n`` rows (parameters as :func:`_positional`). PostgreSQL gives each
+    untyped value its target column's type, as for one row."""
+    width = range(len(columns))
+    values = ", ".join("(" + ", ".join(f":p{i}_{j}" for j in width) + ")" for i in range(n))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"
+
+
+_LENGTH = re.compile(r"\([^)]*\)")
+
+
+@lru_cache(maxsize=64)
+def _cast_types(table: Table, columns: tuple[str, ...], dialect: Any) -> tuple[str, ...]:
+    """The columns' PostgreSQL types without their length or precision (``VARCHAR(32)``
+    → ``VARCHAR``): an explicit cast to ``varchar(32)`` would cut a longer value where the
+    assignment to the column refuses it."""
+    return tuple(_LENGTH.sub("", table.c[name].type.compile(dialect)) for name in columns)
+
+
+@lru_cache(maxsize=256)
+def _update_values_sql(
+    table: Table, key: str, columns: tuple[str, ...], n: int, dialect: Any
+) -> str:
+    """PostgreSQL only: an UPDATE of ``n`` rows joining a ``VALUES`` list (parameters as
+    :func:`_positional`), each value cast to its column's type."""
+    types = _cast_types(table, columns, dialect)
+    values = ", ".join(
+        "(" + ", ".join(f":p{i}_{j}::{t}" for j, t in enumerate(types)) + ")" for i in range(n)
+    )
+    sets = ", ".join(f"{c} = u.{c}" for c in columns if c != key)
+    return (
+        f"UPDATE {table.name} SET {sets} FROM (VALUES {values}) AS u({', '.join(columns)}) "
+        f"WHERE {table.name}.{key} = u.{key}"
+    )
 
 
 @lru_cache(maxsize=64)
@@ -324,7 +403,7 @@ def _update_sql(table: str, key: str, columns: tuple[str, ...]) -> str:
 def _update_unnest_sql(table: Table, key: str, columns: tuple[str, ...], dialect: Any) -> str:
     """PostgreSQL only; ``:a0, :a1, …`` are the columns' arrays, cast to their types
     (worked out once per table and columns)."""
-    types = [table.c[name].type.compile(dialect) for name in columns]
+    types = _cast_types(table, columns, dialect)
     sets = ", ".join(f"{c} = u.{c}" for c in columns if c != key)
     arrays = ", ".join(f":a{i}::{t}[]" for i, t in enumerate(types))
     names = ", ".join(columns)

@@ -195,7 +195,12 @@ class Pipeline(_Socket):
 
     # ------------------------------------------------------------------ sending
 
-    def send(self, sql: str, params: Mapping[str, Any] | None = None) -> Answer:
+    def send(self, sql: str, params: Mapping[str, Any] | None = None, typed: bool = True) -> Answer:
+        """Queue ``sql`` with ``params``. ``typed=False``: the parameters go without their
+        types (the server infers each from the statement: a column it is assigned to, a
+        cast), so one prepared statement serves whatever Python types the values have —
+        for a statement of many rows, where ``None`` or an integer's size in each row
+        would otherwise make a new statement of almost every batch."""
         if self._synced:
             self._synced = False
             if not self._driver.autocommit and self._pg.transaction_status == _IDLE:
@@ -208,7 +213,7 @@ class Pipeline(_Socket):
             values = [params[name] for name in names]
             tx = self._tx
             dumped = tx.dump_sequence(values, [PyFormat.TEXT] * len(values))
-            types: tuple[int, ...] = tuple(tx.types or ())
+            types: tuple[int, ...] = tuple(tx.types or ()) if typed else ()
             formats = tx.formats
         else:
             dumped, types, formats = None, (), None
